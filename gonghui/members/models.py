@@ -1,0 +1,154 @@
+"""Member records. Personal data is encrypted; see core.pii."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from gonghui.core import pii
+from gonghui.orgs.models import Org
+
+
+class Gender(models.TextChoices):
+    MALE = "M", _("男")
+    FEMALE = "F", _("女")
+
+
+class MemberStatus(models.TextChoices):
+    ACTIVE = "active", _("正常")
+    RETAINED = "retained", _("保留会籍")
+    LEFT = "left", _("已退会")
+
+
+class RetainReason(models.TextChoices):
+    RETIRED = "retired", _("退休")
+    UNEMPLOYED = "unemployed", _("失业")
+    UNION_CLOSED = "union_closed", _("单位工会撤销")
+
+
+class EmploymentStatus(models.TextChoices):
+    EMPLOYED = "employed", _("在岗")
+    UNEMPLOYED = "unemployed", _("失业")
+    RETIRED = "retired", _("退休")
+    FLEXIBLE = "flexible", _("灵活就业")
+
+
+class HouseholdType(models.TextChoices):
+    NON_AGRICULTURAL = "non_agri", _("非农业户口")
+    AGRICULTURAL = "agri", _("农业户口")
+
+
+class NewEmploymentGroup(models.TextChoices):
+    COURIER = "courier", _("快递员")
+    FOOD_DELIVERY = "food_delivery", _("网约送餐员")
+    RIDE_HAILING = "ride_hailing", _("网约车司机")
+    TRUCK_DRIVER = "truck_driver", _("货车司机")
+    CARER = "carer", _("护工")
+    HOUSEKEEPING = "housekeeping", _("家政服务员")
+    SECURITY = "security", _("保安员")
+    OTHER = "other", _("其他新就业形态")
+
+
+class Education(models.TextChoices):
+    PRIMARY = "primary", _("小学及以下")
+    JUNIOR = "junior", _("初中")
+    SENIOR = "senior", _("高中/中专/技校")
+    COLLEGE = "college", _("大专")
+    BACHELOR = "bachelor", _("本科")
+    MASTER = "master", _("硕士研究生")
+    DOCTOR = "doctor", _("博士研究生")
+
+
+class PoliticalStatus(models.TextChoices):
+    CPC = "cpc", _("中共党员")
+    CPC_PROBATIONARY = "cpc_prob", _("中共预备党员")
+    CYL = "cyl", _("共青团员")
+    DEMOCRATIC = "democratic", _("民主党派")
+    MASSES = "masses", _("群众")
+
+
+class SkillLevel(models.TextChoices):
+    NONE = "none", _("无")
+    JUNIOR = "junior", _("初级工")
+    INTERMEDIATE = "intermediate", _("中级工")
+    SENIOR = "senior", _("高级工")
+    TECHNICIAN = "technician", _("技师")
+    SENIOR_TECHNICIAN = "senior_technician", _("高级技师")
+
+
+class Member(models.Model):
+    """A person's one membership. Uniqueness is the blind index of the ID number.
+
+    ``org_path`` copies the org's materialized path so that subtree lists filter and
+    sort on one indexed table; ``orgs.actions.move_subtree`` keeps it in step.
+    """
+
+    org = models.ForeignKey(Org, verbose_name=_("所在工会"), on_delete=models.PROTECT, related_name="members")
+    org_path = models.CharField(max_length=255)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="member"
+    )
+    name = models.CharField(_("姓名"), max_length=64)
+    name_pinyin = models.CharField(max_length=200, blank=True)
+    name_initials = models.CharField(max_length=32, blank=True)
+    id_number_enc = models.BinaryField(_("身份证号(密文)"))
+    id_number_bidx = models.CharField(max_length=64, unique=True)
+    id_number_masked = models.CharField(_("身份证号"), max_length=18)
+    gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices)
+    birth_date = models.DateField(_("出生日期"))
+    ethnicity = models.CharField(_("民族"), max_length=16, blank=True, default="汉族")
+    mobile = models.CharField(_("手机号"), max_length=11, blank=True, db_index=True)
+    education = models.CharField(_("学历"), max_length=16, choices=Education.choices, blank=True)
+    political_status = models.CharField(_("政治面貌"), max_length=16, choices=PoliticalStatus.choices, blank=True)
+    household_type = models.CharField(_("户籍类型"), max_length=16, choices=HouseholdType.choices, blank=True)
+    employment_status = models.CharField(
+        _("就业状态"), max_length=16, choices=EmploymentStatus.choices, default=EmploymentStatus.EMPLOYED
+    )
+    is_migrant_worker = models.BooleanField(_("农民工"), default=False)
+    new_employment_group = models.CharField(
+        _("新就业形态群体"), max_length=20, choices=NewEmploymentGroup.choices, blank=True
+    )
+    skill_level = models.CharField(_("技能等级"), max_length=20, choices=SkillLevel.choices, blank=True)
+    workplace = models.CharField(_("工作单位"), max_length=200, blank=True)
+    join_date = models.DateField(_("入会日期"))
+    card_number = models.CharField(_("会员卡号"), max_length=32, unique=True, null=True, blank=True)
+    status = models.CharField(_("会籍状态"), max_length=16, choices=MemberStatus.choices, default=MemberStatus.ACTIVE)
+    retain_reason = models.CharField(_("保留原因"), max_length=16, choices=RetainReason.choices, blank=True)
+    bank_account_enc = models.BinaryField(_("银行账号(密文)"), null=True, blank=True)
+    bank_account_bidx = models.CharField(max_length=64, blank=True, db_index=True)
+    bank_account_masked = models.CharField(_("银行账号"), max_length=40, blank=True)
+    bank_name = models.CharField(_("开户行"), max_length=100, blank=True)
+    sensitive_consent_at = models.DateTimeField(_("敏感信息授权时间"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    scope_path_field: ClassVar[str] = "org_path"
+
+    class Meta:
+        verbose_name = _("会员")
+        verbose_name_plural = _("会员")
+        indexes = [
+            # Subtree filters are prefix matches: LIKE 'path%' needs the pattern opclass on
+            # PostgreSQL (ignored on SQLite).
+            models.Index(fields=["org_path"], name="member_path_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["name"], name="member_name_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["name_pinyin"], name="member_pinyin_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["name_initials"], name="member_initials_idx", opclasses=["varchar_pattern_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.id_number_masked}）"
+
+    @property
+    def mobile_masked(self) -> str:
+        return pii.mask_mobile(self.mobile) if self.mobile else ""
+
+    def reveal_id_number(self) -> str:
+        """Plaintext ID number. Call only from ``members.actions.reveal_pii``, which audits."""
+        return pii.decrypt(self.id_number_enc)
+
+    def reveal_bank_account(self) -> str:
+        return pii.decrypt(self.bank_account_enc) if self.bank_account_enc else ""

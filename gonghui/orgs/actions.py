@@ -1,0 +1,212 @@
+"""Every change to the union tree and to cadre roles goes through here.
+
+Each action validates, writes inside one transaction, and records an audit event in
+the same transaction. Callers (console, API, commands) have already checked the actor's
+right over the org through ``core.access``; actions re-check what the data itself
+forbids (a level under the wrong parent, a move into one's own subtree).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Substr
+from django.utils import timezone
+
+from gonghui.core import audit, uscc
+from gonghui.core.access import RoleKind
+from gonghui.core.errors import DomainError, InvalidValue
+from gonghui.core.text import pinyin_keys
+from gonghui.orgs.models import ALLOWED_CHILDREN, Notice, Org, OrgLevel, OrgStatus, Role
+
+# Fields an org record may carry, as accepted from forms, the API and imports.
+EDITABLE_FIELDS = (
+    "name", "short_name", "uscc", "unit_name", "unit_uscc", "unit_type", "industry", "region_code",
+    "address", "employee_count", "declared_member_count", "chair_name", "founded_on", "approval_date",
+    "approval_doc_no", "term_start", "term_end", "intro", "theme_color", "industry_parent",
+)
+
+
+def clean_org_values(values: dict[str, Any], *, level: str | None, instance: Org | None = None) -> dict[str, Any]:
+    """Normalise and validate org fields; raise InvalidValue with a field-specific code."""
+    cleaned: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in EDITABLE_FIELDS:
+            raise InvalidValue("ORG_UNKNOWN_FIELD", f"未知字段：{key}")
+        cleaned[key] = value.strip() if isinstance(value, str) else value
+    if "name" in cleaned and not cleaned["name"]:
+        raise InvalidValue("ORG_NAME_REQUIRED", "工会名称不能为空。")
+    if cleaned.get("uscc"):
+        cleaned["uscc"] = uscc.parse(cleaned["uscc"], union=True)
+        clash = Org.objects.filter(uscc=cleaned["uscc"])
+        if instance is not None:
+            clash = clash.exclude(pk=instance.pk)
+        if clash.exists():
+            raise InvalidValue("ORG_USCC_TAKEN", f"统一社会信用代码 {cleaned['uscc']} 已被其他工会使用。")
+    elif "uscc" in cleaned:
+        cleaned["uscc"] = None
+    if cleaned.get("unit_uscc"):
+        cleaned["unit_uscc"] = uscc.parse(cleaned["unit_uscc"])
+    region = cleaned.get("region_code")
+    if region and (len(region) != 6 or not region.isdigit()):
+        raise InvalidValue("ORG_BAD_REGION", "行政区划代码应为 6 位数字。")
+    start, end = cleaned.get("term_start"), cleaned.get("term_end")
+    if isinstance(start, date) and isinstance(end, date) and end < start:
+        raise InvalidValue("ORG_BAD_TERM", "任期结束日期不能早于开始日期。")
+    parent_industry = cleaned.get("industry_parent")
+    if parent_industry is not None and parent_industry.level != OrgLevel.INDUSTRY:
+        raise InvalidValue("ORG_BAD_INDUSTRY_PARENT", "所属产业工会必须是产业工会。")
+    if "name" in cleaned:
+        cleaned["name_pinyin"], cleaned["name_initials"] = pinyin_keys(cleaned["name"])
+    return cleaned
+
+
+def _check_level(parent: Org | None, level: str) -> None:
+    if level not in OrgLevel.values:
+        raise InvalidValue("ORG_BAD_LEVEL", f"未知的工会层级：{level}")
+    if parent is None:
+        if level != OrgLevel.PROVINCE:
+            raise InvalidValue("ORG_BAD_LEVEL", "顶层组织必须是省总工会。")
+        return
+    if not parent.is_active:
+        raise DomainError("ORG_CLOSED", f"{parent.name} 已撤销，不能在其下新建组织。")
+    if level not in ALLOWED_CHILDREN[parent.level]:
+        raise InvalidValue(
+            "ORG_BAD_LEVEL",
+            f"{parent.get_level_display()}下不能直接设立{OrgLevel(level).label}。",
+        )
+
+
+@transaction.atomic
+def create_org(*, actor: Any, parent: Org | None, level: str, values: dict[str, Any]) -> Org:
+    _check_level(parent, level)
+    cleaned = clean_org_values(values, level=level)
+    if not cleaned.get("name"):
+        raise InvalidValue("ORG_NAME_REQUIRED", "工会名称不能为空。")
+    if parent is None:
+        org: Org = Org.objects.add_root({"level": level, **cleaned})
+    else:
+        # treebeard locks the parent row and computes the child's path from it.
+        org = Org.objects.add_child(parent, {"level": level, **cleaned})
+    audit.record("org.create", actor=actor, obj=org, details={"level": level, "parent": parent.pk if parent else None})
+    return org
+
+
+@transaction.atomic
+def update_org(*, actor: Any, org: Org, values: dict[str, Any]) -> Org:
+    cleaned = clean_org_values(values, level=org.level, instance=org)
+    changes: dict[str, list[Any]] = {}
+    for key, value in cleaned.items():
+        old = getattr(org, key)
+        if old != value:
+            changes[key] = [_jsonable(old), _jsonable(value)]
+            setattr(org, key, value)
+    if changes:
+        org.save(update_fields=[*cleaned.keys(), "updated_at"])
+        audit.record("org.update", actor=actor, obj=org, details={"changes": changes})
+    return org
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Org):
+        return value.pk
+    return value
+
+
+@transaction.atomic
+def move_subtree(*, actor: Any, org: Org, new_parent: Org) -> Org:
+    """Move ``org`` and everything under it below ``new_parent``.
+
+    Members keep a copy of their org's path (``Member.org_path``); it is rewritten here
+    in the same transaction, with one UPDATE, so scoping never sees a half-moved tree.
+    """
+    org = Org.objects.select_for_update().get(pk=org.pk)
+    new_parent = Org.objects.select_for_update().get(pk=new_parent.pk)
+    if new_parent.path.startswith(org.path):
+        raise InvalidValue("ORG_MOVE_INTO_SELF", "不能把组织移动到它自己或它的下级组织之下。")
+    if org.depth == 1:
+        raise InvalidValue("ORG_MOVE_ROOT", "省总工会不能移动。")
+    _check_level(new_parent, org.level)
+    old_path = org.path
+    old_parent = Org.objects.get_parent(org)
+    Org.objects.move(org, new_parent, pos="last-child")
+    org.refresh_from_db()
+    new_path = org.path
+    from gonghui.members.models import Member  # members depends on orgs; import late
+
+    prefix_len = len(old_path)
+    Member.objects.filter(org_path__startswith=old_path).update(
+        org_path=Concat(Value(new_path), Substr(F("org_path"), prefix_len + 1))
+    )
+    audit.record(
+        "org.move", actor=actor, obj=org,
+        details={"from_parent": old_parent.pk if old_parent else None, "to_parent": new_parent.pk,
+                 "old_path": old_path, "new_path": new_path},
+    )
+    return org
+
+
+@transaction.atomic
+def close_org(*, actor: Any, org: Org, reason: str) -> int:
+    """Close a union (the employer closed or merged). Returns members moved.
+
+    DOMAIN.md: when the employer closes, membership is kept and moved to the parent
+    union as retained membership. Sub-unions of a closed union close with it; their
+    members also move to the closed union's parent.
+    """
+    if not reason.strip():
+        raise InvalidValue("ORG_CLOSE_REASON_REQUIRED", "请填写撤销原因。")
+    org = Org.objects.select_for_update().get(pk=org.pk)
+    if not org.is_active:
+        raise DomainError("ORG_ALREADY_CLOSED", f"{org.name} 已经撤销。")
+    parent = Org.objects.get_parent(org)
+    if parent is None:
+        raise InvalidValue("ORG_CLOSE_ROOT", "省总工会不能撤销。")
+    if not parent.is_active:
+        raise DomainError("ORG_PARENT_CLOSED", "上级工会已撤销，请先处理上级工会。")
+    from gonghui.members import actions as member_actions
+
+    moved = member_actions.retain_members_of_closed_subtree(actor=actor, closed=org, receiver=parent)
+    now = timezone.now()
+    closed = Org.objects.filter(path__startswith=org.path, status=OrgStatus.ACTIVE).update(
+        status=OrgStatus.CLOSED, closed_at=now
+    )
+    audit.record(
+        "org.close", actor=actor, obj=org,
+        details={"reason": reason.strip(), "members_moved": moved, "orgs_closed": closed, "receiver": parent.pk},
+    )
+    return moved
+
+
+@transaction.atomic
+def grant_role(*, actor: Any, user: Any, org: Org, role: str) -> Role:
+    if role not in RoleKind.values:
+        raise InvalidValue("ROLE_UNKNOWN", f"未知角色：{role}")
+    obj, created = Role.objects.get_or_create(user=user, org=org, role=role, defaults={"granted_by": actor})
+    if created:
+        audit.record("role.grant", actor=actor, obj=obj, org=org, details={"user": user.pk, "role": role})
+    return obj
+
+
+@transaction.atomic
+def revoke_role(*, actor: Any, role: Role) -> None:
+    audit.record("role.revoke", actor=actor, obj=role, org=role.org, details={"user": role.user_id, "role": role.role})
+    role.delete()
+
+
+@transaction.atomic
+def publish_notice(*, actor: Any, org: Org, title: str, body: str) -> Notice:
+    if not title.strip() or not body.strip():
+        raise InvalidValue("NOTICE_REQUIRED", "标题和正文都不能为空。")
+    notice = Notice.objects.create(
+        org=org, title=title.strip(), body=body.strip(), published_at=timezone.now(), created_by=actor
+    )
+    audit.record("notice.publish", actor=actor, obj=notice, org=org)
+    return notice
+
+
