@@ -10,8 +10,11 @@ os.environ.setdefault("GONGHUI_LOCAL_ENV", "/nonexistent")  # never read a devel
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
-os.environ.setdefault("PII_KEYS", "1:dGVzdC1vbmx5LXBpaS1rZXktMzItYnl0ZXMtbG9uZyE,2:b2xkLXRlc3Qta2V5LTMyLWJ5dGVzLWxvbmctb2xkLW8")
+os.environ.setdefault(
+    "PII_KEYS",
+    "1:dGVzdC1vbmx5LXBpaS1rZXktMzItYnl0ZXMtbG9uZyE,2:b2xkLXRlc3Qta2V5LTMyLWJ5dGVzLWxvbmctb2xkLW8",
+)
 os.environ.setdefault("PII_BLIND_INDEX_KEY", "test-only-blind-index-key-0123456789abcdef")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 
-from gonghui.settings import *  # noqa: E402,F403
+from gonghui.settings import *  # noqa: F403

@@ -36,6 +36,4 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         errors.append(checks.Error("PII_BLIND_INDEX_KEY is missing or shorter than 32 characters.", id="gonghui.E004"))
     if not settings.DEBUG and not settings.ALLOWED_HOSTS:
         errors.append(checks.Error("ALLOWED_HOSTS is empty while DEBUG is off.", id="gonghui.E005"))
-    if getattr(settings, "DEMO_MODE", False) and not settings.DEBUG:
-        errors.append(checks.Error("DEMO_MODE must never be on in production (DEBUG=false).", id="gonghui.E006"))
     return errors

@@ -210,3 +210,49 @@ def publish_notice(*, actor: Any, org: Org, title: str, body: str) -> Notice:
     return notice
 
 
+
+
+BRANDING_MAX_BYTES = 2 * 1024 * 1024
+BRANDING_TYPES = {"image/png", "image/jpeg", "image/webp"}
+
+
+def _check_image(upload: Any, label: str) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    if upload.size > BRANDING_MAX_BYTES:
+        raise InvalidValue("ORG_IMAGE_TOO_LARGE", f"{label}不能超过 2 MB。")
+    if getattr(upload, "content_type", None) not in BRANDING_TYPES:
+        raise InvalidValue("ORG_IMAGE_TYPE", f"{label}只能是 PNG、JPEG 或 WebP 图片。")
+    try:
+        with Image.open(upload) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidValue("ORG_IMAGE_INVALID", f"{label}不是有效的图片文件。") from exc
+    finally:
+        upload.seek(0)
+
+
+@transaction.atomic
+def set_branding(
+    *, actor: Any, org: Org, logo: Any = None, banner: Any = None, clear_logo: bool = False, clear_banner: bool = False
+) -> Org:
+    """Replace or clear a union's logo and banner (its home page branding)."""
+    fields: list[str] = []
+    if logo is not None:
+        _check_image(logo, "标志")
+        org.logo.save(logo.name, logo, save=False)
+        fields.append("logo")
+    elif clear_logo and org.logo:
+        org.logo = None  # type: ignore[assignment]
+        fields.append("logo")
+    if banner is not None:
+        _check_image(banner, "横幅")
+        org.banner.save(banner.name, banner, save=False)
+        fields.append("banner")
+    elif clear_banner and org.banner:
+        org.banner = None  # type: ignore[assignment]
+        fields.append("banner")
+    if fields:
+        org.save(update_fields=[*fields, "updated_at"])
+        audit.record("org.branding", actor=actor, obj=org, details={"fields": fields})
+    return org
