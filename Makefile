@@ -40,7 +40,8 @@ bench: setup
 	$(BIN)/python bench/seed_demo.py
 
 messages: setup
-	cd gonghui && ../$(BIN)/python ../manage.py makemessages -l en -l zh_Hans --ignore 'tests/*'
+	cd gonghui && ../$(BIN)/python ../manage.py makemessages -l en -l zh_Hans --ignore 'tests/*' --ignore 'static/*'
+	$(BIN)/python scripts/fill_zh_catalogue.py gonghui/locale/zh_Hans/LC_MESSAGES/django.po
 	cd gonghui && ../$(BIN)/python ../manage.py compilemessages
 
 clean:
