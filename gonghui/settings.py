@@ -196,6 +196,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+if DEBUG or TESTING:
+    # WhiteNoise warns on every request when its root is missing; in development the
+    # files come from the app folders, so an empty directory is all it needs.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

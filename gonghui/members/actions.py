@@ -55,6 +55,8 @@ def find_by_id_number(raw: str) -> Member | None:
 
 def build_member(org: Org, data: MemberInput) -> Member:
     """Validate and encrypt into an unsaved Member (shared by create, import and seeding)."""
+    if not org.is_active:
+        raise InvalidValue("ORG_CLOSED", f"{org.name} 已撤销，不能接收会员。")
     name = (data.name or "").strip()
     if not name:
         raise InvalidValue("MEMBER_NAME_REQUIRED", "姓名不能为空。")

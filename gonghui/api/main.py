@@ -1,0 +1,100 @@
+"""The one NinjaAPI instance: routers, auth, error handlers, docs.
+
+Mounted at ``/api/``: endpoints live under ``/api/v1/...``, the OpenAPI document at
+``/api/openapi.json`` and the Swagger UI at ``/api/docs`` (assets from Ninja's own static
+files, nothing from a CDN: union intranets have no internet).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ninja import NinjaAPI
+from ninja.openapi.docs import Swagger
+from ninja.renderers import JSONRenderer
+
+from gonghui.api import auth, errors, members, orgs
+
+DESCRIPTION = """\
+工会开放接口（第 1 版）。/ The Gonghui open API, version 1.
+
+## 认证 / Authentication
+
+目前只支持工会干部的登录会话：先在干部控制台登录并通过动态口令（TOTP）二次验证，同一浏览器会话即可调用接口。
+POST、PATCH 等修改类请求必须带 `X-CSRFToken` 请求头（值取自 `csrftoken` Cookie）。
+合作方的 OAuth2 接入将在后续版本提供。
+
+For now the API accepts the session of a cadre who has logged in to the console and passed
+the TOTP second factor. Unsafe methods (POST, PATCH) must send the `X-CSRFToken` header
+(value of the `csrftoken` cookie). OAuth2 for partners comes in a later version.
+
+- 未登录 / not logged in → `401 AUTH_REQUIRED`
+- 已登录但未完成二次验证 / no second factor yet → `401 OTP_REQUIRED`
+- 不是工会干部 / not a cadre → `403 CADRE_REQUIRED`
+- 缺少或错误的 CSRF 令牌 / missing or wrong CSRF token → `403 CSRF_FAILED`
+
+## 错误格式 / Errors
+
+所有错误都以 JSON 返回 / every error is JSON:
+
+```json
+{"code": "MEMBER_EXISTS", "message": "该身份证号已是会员（…）。", "details": {"member_id": 42}}
+```
+
+`code` 是稳定的错误代码，程序应以它判断；`message` 是给人看的中文说明，措辞可能调整；`details` 仅在有用时出现
+（例如参数校验失败时列出出错的字段）。`code` is stable, `message` is Chinese prose that
+may be reworded, `details` appears when useful (e.g. the failing fields of a `422
+VALIDATION_ERROR`). Common codes: `NOT_FOUND` (404), `VALIDATION_ERROR` (422),
+`METHOD_NOT_ALLOWED` (405), `INTERNAL_ERROR` (500), and the domain codes such as
+`ID_BAD_CHECK_CHAR`, `ID_PRECISION_LOSS`, `MEMBER_EXISTS` (409), `ORG_BAD_LEVEL`.
+
+## 管辖范围 / Scoping
+
+干部在某个组织上的角色覆盖该组织的全部下级。管辖范围以外的对象一律返回 `404 NOT_FOUND`，与不存在的对象无法区分；
+没有某项操作权限（如查看明文）时同样返回 404。
+
+A cadre's role on an org covers that org's whole subtree. Anything outside it answers
+`404 NOT_FOUND`, indistinguishable from an object that does not exist; so does an object
+the caller may see but lacks the right to act on (e.g. revealing an ID number).
+
+## 个人信息 / Personal data
+
+身份证号、手机号、银行账号只以脱敏形式返回；查看明文须调用 `POST /api/v1/members/{id}/reveal` 并填写原因，
+每次查看写入审计日志。ID numbers, mobiles and bank accounts are returned masked; the
+plaintext comes only from the reveal endpoint, which records an audit row each time.
+"""
+
+TAGS = [
+    {"name": "工会组织 orgs", "description": "工会组织树：列表、详情、下级、新建、修改、移动、撤销 / the union tree"},
+    {"name": "会员 members", "description": "会员档案（脱敏）、新建、修改、查看明文 / member records, masked"},
+    {"name": "账号 account", "description": "当前调用者 / the caller"},
+]
+
+
+class ChineseJSONRenderer(JSONRenderer):
+    # Readable Chinese in bodies (and a third of the bytes of \\uXXXX escapes).
+    json_dumps_params = {"ensure_ascii": False}
+
+
+class GonghuiAPI(NinjaAPI):
+    def get_openapi_operation_id(self, operation: Any) -> str:
+        # Every operation names its id explicitly; this only covers one that forgets.
+        return str(operation.view_func.__name__)
+
+
+api = GonghuiAPI(
+    title="Gonghui 工会开放接口",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="api",
+    auth=auth.CadreSessionAuth(),
+    renderer=ChineseJSONRenderer(),
+    # validatorUrl: Swagger UI would otherwise send the spec to validator.swagger.io.
+    docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
+    openapi_extra={"tags": TAGS},
+)
+errors.install(api)
+
+api.add_router("/v1/orgs", orgs.router)
+api.add_router("/v1/members", members.router)
+api.add_router("/v1/me", auth.router)
