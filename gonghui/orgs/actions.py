@@ -8,6 +8,7 @@ forbids (a level under the wrong parent, a move into one's own subtree).
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -56,6 +57,9 @@ def clean_org_values(values: dict[str, Any], *, level: str | None, instance: Org
     start, end = cleaned.get("term_start"), cleaned.get("term_end")
     if isinstance(start, date) and isinstance(end, date) and end < start:
         raise InvalidValue("ORG_BAD_TERM", "任期结束日期不能早于开始日期。")
+    color = cleaned.get("theme_color")
+    if color is not None and not re.fullmatch(r"#[0-9a-fA-F]{6}", color):
+        raise InvalidValue("ORG_BAD_THEME_COLOR", "主题色应为 #RRGGBB 形式的颜色值。")
     parent_industry = cleaned.get("industry_parent")
     if parent_industry is not None and parent_industry.level != OrgLevel.INDUSTRY:
         raise InvalidValue("ORG_BAD_INDUSTRY_PARENT", "所属产业工会必须是产业工会。")

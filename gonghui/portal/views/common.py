@@ -1,0 +1,46 @@
+"""What every portal page needs: who is looking, and where the tab bar points."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from gonghui.core.access import is_cadre
+from gonghui.members.models import Member
+
+_MEMBER_CACHE = "_portal_member"
+
+
+def member_of(request: HttpRequest) -> Member | None:
+    """The logged-in user's member record with its union, read once per request."""
+    user: Any = request.user
+    if not user.is_authenticated:
+        return None
+    if not hasattr(request, _MEMBER_CACHE):
+        member = Member.objects.select_related("org").filter(user_id=user.pk).first()
+        setattr(request, _MEMBER_CACHE, member)
+    cached: Member | None = getattr(request, _MEMBER_CACHE)
+    return cached
+
+
+def home_url(request: HttpRequest) -> str:
+    """A member's home is their own union's page; everyone else starts at the landing page."""
+    member = member_of(request)
+    if member is not None and member.org.is_active:
+        return reverse("portal:union_home", kwargs={"org_id": member.org_id})
+    return reverse("portal:landing")
+
+
+def page(
+    request: HttpRequest, template: str, context: dict[str, Any], *, tab: str = "", status: int = 200
+) -> HttpResponse:
+    """Render a full portal page with the shared header and tab bar context."""
+    base = {
+        "tab": tab,
+        "home_url": home_url(request),
+        "show_console_link": is_cadre(request.user),
+    }
+    return render(request, template, {**base, **context}, status=status)
