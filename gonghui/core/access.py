@@ -137,9 +137,7 @@ def scope(user: Any, qs: models.QuerySet[M], perm: Perm, path_field: str | None 
     return qs.filter(condition)
 
 
-def get_object_or_404(
-    user: Any, qs: models.QuerySet[M], perm: Perm, path_field: str | None = None, **lookup: Any
-) -> M:
+def get_object_or_404(user: Any, qs: models.QuerySet[M], perm: Perm, path_field: str | None = None, **lookup: Any) -> M:
     """Fetch one object inside the user's scope; anything else is a 404."""
     try:
         return scope(user, qs, perm, path_field).get(**lookup)

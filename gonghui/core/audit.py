@@ -23,9 +23,7 @@ class RequestContext:
     user_agent: str
 
 
-current_request: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
-    "gonghui_request", default=None
-)
+current_request: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("gonghui_request", default=None)
 
 
 def record(

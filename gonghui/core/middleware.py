@@ -31,9 +31,7 @@ class IdleSessionTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        token = current_request.set(
-            RequestContext(client_ip(request), request.META.get("HTTP_USER_AGENT", ""))
-        )
+        token = current_request.set(RequestContext(client_ip(request), request.META.get("HTTP_USER_AGENT", "")))
         try:
             if request.user.is_authenticated:
                 now = int(time.time())

@@ -21,6 +21,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -38,7 +39,17 @@ class SmsResult:
 
 
 class SmsProvider:
+    """The adapter contract: ``send`` returns an ``SmsResult`` and should not raise.
+
+    ``ok`` with a non-empty ``message_id`` when the gateway accepted the message;
+    otherwise ``ok`` is false and ``error_code`` is one of the codes above. An exception
+    escaping ``send`` is recorded as ``SMS_GATEWAY_ERROR``.
+    """
+
     name = "abstract"
+    # Whether the outbox and the log may keep verification codes in clear. Only a
+    # gateway double may: with a real gateway, anyone reading the outbox could log in.
+    outbox_shows_codes = False
 
     def send(self, mobile: str, text: str) -> SmsResult:
         raise NotImplementedError
@@ -56,6 +67,7 @@ class SandboxSmsProvider(SmsProvider):
 
     name = "sandbox"
     min_interval = 55
+    outbox_shows_codes = True  # the outbox is how `make run` users read their codes
 
     def send(self, mobile: str, text: str) -> SmsResult:
         if mobile.startswith("1700000"):
@@ -80,22 +92,34 @@ def provider() -> SmsProvider:
     return _provider(settings.SMS_PROVIDER)
 
 
-def send_sms(mobile: str, text: str, purpose: str) -> SmsMessage:
+def send_sms(mobile: str, text: str, purpose: str, *, recorded_text: str | None = None) -> SmsMessage:
+    """Send ``text`` and record the outcome in the outbox.
+
+    ``recorded_text`` is what the outbox and the log keep instead of ``text`` (a
+    verification code blanked out).
+    """
     prov = provider()
-    result = prov.send(mobile, text)
-    status = SmsMessage.Status.SENT if result.ok else (
-        SmsMessage.Status.THROTTLED if result.error_code == "SMS_THROTTLED" else SmsMessage.Status.FAILED
+    try:
+        result = prov.send(mobile, text)
+    except Exception:
+        log.exception("sms provider %s failed sending to %s", prov.name, mobile)
+        result = SmsResult(False, error_code="SMS_GATEWAY_ERROR")
+    shown = text if recorded_text is None else recorded_text
+    status = (
+        SmsMessage.Status.SENT
+        if result.ok
+        else (SmsMessage.Status.THROTTLED if result.error_code == "SMS_THROTTLED" else SmsMessage.Status.FAILED)
     )
     message = SmsMessage.objects.create(
         mobile=mobile,
         purpose=purpose,
-        text=text,
+        text=shown,
         provider=prov.name,
         status=status,
         provider_message_id=result.message_id,
         error_code=result.error_code,
     )
-    log.info("sms %s to %s purpose=%s status=%s: %s", message.pk, mobile, purpose, status, text)
+    log.info("sms %s to %s purpose=%s status=%s: %s", message.pk, mobile, purpose, status, shown)
     return message
 
 
@@ -111,7 +135,8 @@ def send_code(mobile: str, purpose: str = "login") -> SmsMessage:
     """Send a fresh 6-digit code. Raises DomainError when the gateway refuses."""
     code = f"{secrets.randbelow(10**6):06d}"
     text = f"【工会】您的验证码是 {code}，{settings.SMS_CODE_TTL_SECONDS // 60} 分钟内有效。如非本人操作请忽略。"
-    message = send_sms(mobile, text, purpose)
+    recorded = text if provider().outbox_shows_codes else text.replace(code, "******")
+    message = send_sms(mobile, text, purpose, recorded_text=recorded)
     if message.status != SmsMessage.Status.SENT:
         errors = {
             "SMS_THROTTLED": "验证码发送过于频繁，请稍后再试。",
@@ -130,17 +155,28 @@ def send_code(mobile: str, purpose: str = "login") -> SmsMessage:
 
 
 def check_code(mobile: str, purpose: str, code: str) -> bool:
-    """Consume the newest live code if ``code`` matches; count a wrong try against it."""
+    """Consume the newest live code if ``code`` matches.
+
+    Every try counts against the code; after ``MAX_CODE_ATTEMPTS`` tries it is dead and a
+    new one must be sent.
+    """
     now = timezone.now()
     latest = (
         SmsCode.objects.filter(mobile=mobile, purpose=purpose, used_at__isnull=True, expires_at__gt=now)
         .order_by("-created_at", "-id")
         .first()
     )
-    if latest is None or latest.attempts >= MAX_CODE_ATTEMPTS:
+    if latest is None:
         return False
-    if hmac.compare_digest(latest.code_hash, _hash_code(mobile, purpose, code.strip())):
-        # Conditional update: two concurrent logins with the same code, only one wins.
-        return SmsCode.objects.filter(pk=latest.pk, used_at__isnull=True).update(used_at=now) == 1
-    SmsCode.objects.filter(pk=latest.pk).update(attempts=latest.attempts + 1)
-    return False
+    # Count the try before comparing, in one conditional UPDATE: guesses sent in parallel
+    # cannot all read the same ``attempts`` and so cannot exceed MAX_CODE_ATTEMPTS
+    # between them (a read-then-write count let a burst of requests try far more).
+    counted = SmsCode.objects.filter(pk=latest.pk, used_at__isnull=True, attempts__lt=MAX_CODE_ATTEMPTS).update(
+        attempts=F("attempts") + 1
+    )
+    if not counted:
+        return False
+    if not hmac.compare_digest(latest.code_hash, _hash_code(mobile, purpose, code.strip())):
+        return False
+    # Conditional update: two concurrent logins with the same code, only one wins.
+    return SmsCode.objects.filter(pk=latest.pk, used_at__isnull=True).update(used_at=now) == 1

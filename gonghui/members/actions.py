@@ -25,8 +25,17 @@ BANK_DOMAIN = "bank"
 
 # Plain fields a cadre may set directly; identity fields go through their own checks.
 PLAIN_FIELDS = (
-    "ethnicity", "education", "political_status", "household_type", "employment_status", "is_migrant_worker",
-    "new_employment_group", "skill_level", "workplace", "join_date", "bank_name",
+    "ethnicity",
+    "education",
+    "political_status",
+    "household_type",
+    "employment_status",
+    "is_migrant_worker",
+    "new_employment_group",
+    "skill_level",
+    "workplace",
+    "join_date",
+    "bank_name",
 )
 
 
@@ -98,6 +107,14 @@ def set_bank_account(member: Member, raw: str) -> None:
 @transaction.atomic
 def create_member(*, actor: Any, org: Org, data: MemberInput) -> Member:
     member = build_member(org, data)
+    # Lock the union and re-read it: a close or a move of its subtree running now either
+    # commits first (we then see the union closed, or its new path) or waits for this
+    # member and carries it along (orgs.actions locks the subtree before rewriting it).
+    # The lock holds other creates in the same union back for this short transaction only.
+    locked = Org.objects.select_for_update(no_key=True).get(pk=org.pk)
+    if not locked.is_active:
+        raise InvalidValue("ORG_CLOSED", f"{locked.name} 已撤销，不能接收会员。")
+    member.org, member.org_path = locked, locked.path
     existing = Member.objects.filter(id_number_bidx=member.id_number_bidx).select_related("org").first()
     if existing is not None:
         raise Conflict("MEMBER_EXISTS", f"该身份证号已是会员（{existing.org.name}）。", member_id=existing.pk)
@@ -169,14 +186,23 @@ def retain_members_of_closed_subtree(*, actor: Any, closed: Org, receiver: Org) 
     Members who had already left stay where they were: their record is history.
     """
     qs = Member.objects.filter(org_path__startswith=closed.path).exclude(status=MemberStatus.LEFT)
-    moved = qs.update(
-        org=receiver, org_path=receiver.path, status=MemberStatus.RETAINED,
-        retain_reason=RetainReason.UNION_CLOSED, updated_at=timezone.now(),
+    now = timezone.now()
+    moved = qs.filter(status=MemberStatus.ACTIVE).update(
+        org=receiver,
+        org_path=receiver.path,
+        status=MemberStatus.RETAINED,
+        retain_reason=RetainReason.UNION_CLOSED,
+        updated_at=now,
     )
+    # Everyone else who has not left (members already retained on retirement or
+    # unemployment) moves too but keeps status and reason: it still says why they pay
+    # no dues.
+    moved += qs.update(org=receiver, org_path=receiver.path, updated_at=now)
     audit.record(
-        "member.retain_on_close", actor=actor, obj=closed, org=receiver,
+        "member.retain_on_close",
+        actor=actor,
+        obj=closed,
+        org=receiver,
         details={"closed_org": closed.pk, "receiver": receiver.pk, "count": moved},
     )
     return moved
-
-

@@ -12,7 +12,7 @@ import re
 from datetime import date
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
@@ -25,9 +25,26 @@ from gonghui.orgs.models import ALLOWED_CHILDREN, Notice, Org, OrgLevel, OrgStat
 
 # Fields an org record may carry, as accepted from forms, the API and imports.
 EDITABLE_FIELDS = (
-    "name", "short_name", "uscc", "unit_name", "unit_uscc", "unit_type", "industry", "region_code",
-    "address", "employee_count", "declared_member_count", "chair_name", "founded_on", "approval_date",
-    "approval_doc_no", "term_start", "term_end", "intro", "theme_color", "industry_parent",
+    "name",
+    "short_name",
+    "uscc",
+    "unit_name",
+    "unit_uscc",
+    "unit_type",
+    "industry",
+    "region_code",
+    "address",
+    "employee_count",
+    "declared_member_count",
+    "chair_name",
+    "founded_on",
+    "approval_date",
+    "approval_doc_no",
+    "term_start",
+    "term_end",
+    "intro",
+    "theme_color",
+    "industry_parent",
 )
 
 
@@ -86,15 +103,25 @@ def _check_level(parent: Org | None, level: str) -> None:
 
 @transaction.atomic
 def create_org(*, actor: Any, parent: Org | None, level: str, values: dict[str, Any]) -> Org:
+    if parent is not None:
+        # Lock the parent and take its current status: a union closed a moment ago must
+        # not receive a child. (treebeard locks it again and re-reads its path.)
+        parent.status = Org.objects.select_for_update().values_list("status", flat=True).get(pk=parent.pk)
     _check_level(parent, level)
     cleaned = clean_org_values(values, level=level)
     if not cleaned.get("name"):
         raise InvalidValue("ORG_NAME_REQUIRED", "工会名称不能为空。")
-    if parent is None:
-        org: Org = Org.objects.add_root({"level": level, **cleaned})
-    else:
-        # treebeard locks the parent row and computes the child's path from it.
-        org = Org.objects.add_child(parent, {"level": level, **cleaned})
+    try:
+        with transaction.atomic():
+            if parent is None:
+                org: Org = Org.objects.add_root({"level": level, **cleaned})
+            else:
+                org = Org.objects.add_child(parent, {"level": level, **cleaned})
+    except IntegrityError as exc:
+        # Two unions registered with one USCC at the same moment: the unique index decides.
+        if cleaned.get("uscc") and Org.objects.filter(uscc=cleaned["uscc"]).exists():
+            raise InvalidValue("ORG_USCC_TAKEN", f"统一社会信用代码 {cleaned['uscc']} 已被其他工会使用。") from exc
+        raise
     audit.record("org.create", actor=actor, obj=org, details={"level": level, "parent": parent.pk if parent else None})
     return org
 
@@ -122,6 +149,29 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _lock_tree() -> None:
+    """Serialise the actions that rewrite whole branches (move, close) on the root rows.
+
+    Both compute paths in Python from rows they read; a concurrent move of an ancestor
+    would make those paths stale. Such changes are rare cadre actions, so one at a time
+    costs nothing. Call first, before reading the orgs involved.
+    """
+    list(Org.objects.select_for_update().filter(depth=1).order_by("path").values_list("pk", flat=True))
+
+
+def _lock_subtree(org: Org) -> None:
+    """Lock ``org`` and everything below it before its members or paths are rewritten.
+
+    Whoever is adding a child union (treebeard locks the parent) or a member
+    (``members.actions.create_member`` locks the union) inside the subtree either
+    commits before this returns, and the rewrite, a later statement, sees the new row;
+    or waits, and then reads the new path or the closed status.
+    """
+    list(
+        Org.objects.select_for_update().filter(path__startswith=org.path).order_by("path").values_list("pk", flat=True)
+    )
+
+
 @transaction.atomic
 def move_subtree(*, actor: Any, org: Org, new_parent: Org) -> Org:
     """Move ``org`` and everything under it below ``new_parent``.
@@ -129,13 +179,15 @@ def move_subtree(*, actor: Any, org: Org, new_parent: Org) -> Org:
     Members keep a copy of their org's path (``Member.org_path``); it is rewritten here
     in the same transaction, with one UPDATE, so scoping never sees a half-moved tree.
     """
-    org = Org.objects.select_for_update().get(pk=org.pk)
-    new_parent = Org.objects.select_for_update().get(pk=new_parent.pk)
+    _lock_tree()
+    org = Org.objects.get(pk=org.pk)
+    new_parent = Org.objects.get(pk=new_parent.pk)
     if new_parent.path.startswith(org.path):
         raise InvalidValue("ORG_MOVE_INTO_SELF", "不能把组织移动到它自己或它的下级组织之下。")
     if org.depth == 1:
         raise InvalidValue("ORG_MOVE_ROOT", "省总工会不能移动。")
     _check_level(new_parent, org.level)
+    _lock_subtree(org)
     old_path = org.path
     old_parent = Org.objects.get_parent(org)
     Org.objects.move(org, new_parent, pos="last-child")
@@ -148,9 +200,15 @@ def move_subtree(*, actor: Any, org: Org, new_parent: Org) -> Org:
         org_path=Concat(Value(new_path), Substr(F("org_path"), prefix_len + 1))
     )
     audit.record(
-        "org.move", actor=actor, obj=org,
-        details={"from_parent": old_parent.pk if old_parent else None, "to_parent": new_parent.pk,
-                 "old_path": old_path, "new_path": new_path},
+        "org.move",
+        actor=actor,
+        obj=org,
+        details={
+            "from_parent": old_parent.pk if old_parent else None,
+            "to_parent": new_parent.pk,
+            "old_path": old_path,
+            "new_path": new_path,
+        },
     )
     return org
 
@@ -165,7 +223,8 @@ def close_org(*, actor: Any, org: Org, reason: str) -> int:
     """
     if not reason.strip():
         raise InvalidValue("ORG_CLOSE_REASON_REQUIRED", "请填写撤销原因。")
-    org = Org.objects.select_for_update().get(pk=org.pk)
+    _lock_tree()
+    org = Org.objects.get(pk=org.pk)
     if not org.is_active:
         raise DomainError("ORG_ALREADY_CLOSED", f"{org.name} 已经撤销。")
     parent = Org.objects.get_parent(org)
@@ -173,6 +232,7 @@ def close_org(*, actor: Any, org: Org, reason: str) -> int:
         raise InvalidValue("ORG_CLOSE_ROOT", "省总工会不能撤销。")
     if not parent.is_active:
         raise DomainError("ORG_PARENT_CLOSED", "上级工会已撤销，请先处理上级工会。")
+    _lock_subtree(org)
     from gonghui.members import actions as member_actions
 
     moved = member_actions.retain_members_of_closed_subtree(actor=actor, closed=org, receiver=parent)
@@ -181,7 +241,9 @@ def close_org(*, actor: Any, org: Org, reason: str) -> int:
         status=OrgStatus.CLOSED, closed_at=now
     )
     audit.record(
-        "org.close", actor=actor, obj=org,
+        "org.close",
+        actor=actor,
+        obj=org,
         details={"reason": reason.strip(), "members_moved": moved, "orgs_closed": closed, "receiver": parent.pk},
     )
     return moved
@@ -212,8 +274,6 @@ def publish_notice(*, actor: Any, org: Org, title: str, body: str) -> Notice:
     )
     audit.record("notice.publish", actor=actor, obj=notice, org=org)
     return notice
-
-
 
 
 BRANDING_MAX_BYTES = 2 * 1024 * 1024
