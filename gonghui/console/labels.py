@@ -1,0 +1,89 @@
+"""Chinese names for audit actions and object types, and badge colours for statuses."""
+
+from __future__ import annotations
+
+from django.core.exceptions import FieldDoesNotExist
+from django.utils.translation import gettext_lazy as _
+
+from gonghui.core.access import RoleKind
+from gonghui.members.models import Member
+from gonghui.orgs.models import Org, OrgLevel
+
+ACTION_LABELS = {
+    "auth.login": _("登录"),
+    "auth.login_failed": _("登录失败"),
+    "auth.logout": _("退出登录"),
+    "auth.otp_verified": _("通过二次验证"),
+    "auth.otp_failed": _("二次验证失败"),
+    "auth.totp_enrolled": _("绑定动态口令"),
+    "auth.recovery_codes_regenerated": _("重新生成恢复码"),
+    "org.create": _("新建组织"),
+    "org.update": _("修改组织"),
+    "org.move": _("移动组织"),
+    "org.close": _("撤销组织"),
+    "org.branding": _("修改门户形象"),
+    "role.grant": _("授予角色"),
+    "role.revoke": _("撤销角色"),
+    "notice.publish": _("发布公告"),
+    "member.create": _("新建会员"),
+    "member.update": _("修改会员"),
+    "member.pii_reveal": _("查看明文"),
+    "member.retain_on_close": _("转入保留会籍"),
+}
+
+OBJECT_TYPES = {
+    "orgs.org": _("工会组织"),
+    "members.member": _("会员"),
+    "orgs.role": _("干部角色"),
+    "orgs.notice": _("通知公告"),
+    "core.user": _("账号"),
+}
+
+# Badge tone per status value (see console.css .badge-*).
+STATUS_TONES = {
+    "active": "green",
+    "retained": "amber",
+    "left": "grey",
+    "closed": "grey",
+    "sent": "green",
+    "failed": "red",
+    "throttled": "amber",
+}
+
+LEVEL_TONES = {
+    "province": "red",
+    "city": "red",
+    "district": "blue",
+    "street": "blue",
+    "grassroots": "green",
+    "branch": "teal",
+    "group": "teal",
+    "industry": "purple",
+    "federation": "purple",
+}
+
+# Values that appear in audit details, shown in Chinese.
+DETAIL_VALUES = {
+    "password": _("密码"),
+    "sms": _("短信验证码"),
+    "totp": _("动态口令"),
+    "recovery": _("恢复码"),
+    "console": _("管理后台"),
+    "portal": _("会员门户"),
+    "bad_credentials": _("账号或密码错误"),
+    "bad_code": _("验证码错误"),
+    "id_number": _("身份证号"),
+    "bank_account": _("银行账号"),
+    **dict(OrgLevel.choices),
+    **dict(RoleKind.choices),
+}
+
+
+def field_label(name: str) -> str:
+    """The Chinese name of a member or org field (audit details list changed fields)."""
+    for model in (Member, Org):
+        try:
+            return str(getattr(model._meta.get_field(name), "verbose_name", name))
+        except FieldDoesNotExist:
+            continue
+    return name
