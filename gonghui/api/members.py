@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from datetime import date, datetime
 from typing import Any, Literal
 
-from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from gonghui.api.auth import current_user
 from gonghui.api.errors import ApiError, responses
-from gonghui.core import access, idnumbers
+from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import InvalidValue
-from gonghui.members import actions
+from gonghui.members import actions, selectors
 from gonghui.members.models import (
     Education,
     EmploymentStatus,
@@ -173,25 +171,6 @@ def _decode_cursor(cursor: str) -> int:
         raise ApiError(400, "INVALID_CURSOR", "分页游标无效，请从第一页重新开始。") from exc
 
 
-def search(qs: QuerySet[Member], q: str) -> QuerySet[Member]:
-    """The console's search rules: the shape of ``q`` decides which indexed field it hits."""
-    q = q.strip()
-    if not q:
-        return qs
-    try:
-        number = idnumbers.parse(q).number
-    except idnumbers.IdNumberError:
-        number = None
-    if number is not None:
-        return qs.filter(id_number_bidx=actions.id_blind_index(number))
-    if re.fullmatch(r"1\d{10}", q):
-        return qs.filter(mobile=q)
-    if re.fullmatch(r"[A-Za-z]+", q):
-        key = q.lower()
-        return qs.filter(Q(name_pinyin__startswith=key) | Q(name_initials__startswith=key))
-    return qs.filter(name__startswith=q)
-
-
 def _get(request: HttpRequest, member_id: int, perm: Perm) -> Member:
     qs = Member.objects.select_related("org")
     return access.get_object_or_404(current_user(request), qs, perm, pk=member_id)
@@ -217,14 +196,14 @@ def list_members(request: HttpRequest, filters: Query[MemberFilters]) -> dict[st
     user = current_user(request)
     # Ciphertexts are not shown in lists; leave them in the database.
     members = Member.objects.select_related("org").defer("id_number_enc", "bank_account_enc")
-    qs = access.scope(user, members, Perm.MEMBER_VIEW)
+    qs = selectors.visible(user, members, Perm.MEMBER_VIEW)
     if filters.org is not None:
         org = access.get_object_or_404(user, Org.objects.all(), Perm.MEMBER_VIEW, pk=filters.org)
-        qs = qs.filter(org_path__startswith=org.path) if filters.subtree else qs.filter(org=org)
+        qs = selectors.in_subtree(qs, org.path) if filters.subtree else qs.filter(org=org)
     if filters.status is not None:
         qs = qs.filter(status=filters.status)
     if filters.q:
-        qs = search(qs, filters.q)
+        qs = selectors.search_members(qs, filters.q)
     if filters.cursor:
         qs = qs.filter(pk__lt=_decode_cursor(filters.cursor))
     rows = list(qs.order_by("-pk")[: filters.limit + 1])

@@ -6,11 +6,10 @@ outside the caller's subtree answers 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.functions import Length, Substr
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
@@ -23,6 +22,7 @@ from gonghui.core.access import Perm
 from gonghui.core.errors import InvalidValue
 from gonghui.orgs import actions
 from gonghui.orgs.models import Org, OrgLevel, OrgStatus, UnitType
+from gonghui.orgs.selectors import search_orgs
 
 router = Router(tags=["工会组织 orgs"])
 
@@ -183,16 +183,6 @@ def _reload(org: Org) -> Org:
     return with_parent_id(Org.objects.all()).get(pk=org.pk)
 
 
-def _search(qs: QuerySet[Org], q: str) -> QuerySet[Org]:
-    q = q.strip()
-    if not q:
-        return qs
-    if re.fullmatch(r"[A-Za-z]+", q):
-        key = q.lower()
-        return qs.filter(Q(name_pinyin__startswith=key) | Q(name_initials__startswith=key))
-    return qs.filter(name__contains=q)
-
-
 def _page(qs: QuerySet[Org], page: PageParams) -> dict[str, Any]:
     """One ``OrgPage`` (validated by Ninja against the response schema)."""
     count = qs.count()
@@ -239,7 +229,7 @@ def list_orgs(request: HttpRequest, filters: Query[OrgFilters]) -> dict[str, Any
     if filters.status is not None:
         qs = qs.filter(status=filters.status)
     if filters.q:
-        qs = _search(qs, filters.q)
+        qs = search_orgs(qs, filters.q)
     return _page(qs, filters)
 
 

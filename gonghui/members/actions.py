@@ -82,7 +82,7 @@ def build_member(org: Org, data: MemberInput) -> Member:
         id_number_bidx=id_blind_index(rid.number),
         id_number_masked=pii.mask_id_number(rid.number),
         gender=rid.gender,
-        birth_date=rid.birth_date,
+        birth_year=rid.birth_date.year,
         mobile=mobile,
         join_date=data.join_date or timezone.localdate(),
     )

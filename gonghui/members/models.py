@@ -6,10 +6,17 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Left
 from django.utils.translation import gettext_lazy as _
 
 from gonghui.core import pii
 from gonghui.orgs.models import Org
+
+# Path lengths of the levels whose subtrees are big enough to need their own index
+# (city, district, street, grassroots: depth 2–5 at 4 characters a level). See
+# members.selectors.in_subtree.
+SUBTREE_PREFIX_LENGTHS = (8, 12, 16, 20)
 
 
 class Gender(models.TextChoices):
@@ -98,7 +105,9 @@ class Member(models.Model):
     id_number_bidx = models.CharField(max_length=64, unique=True)
     id_number_masked = models.CharField(_("身份证号"), max_length=18)
     gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices)
-    birth_date = models.DateField(_("出生日期"))
+    # Only the year is kept in the clear: the masked ID number hides exactly the birth
+    # date, so a plaintext date beside it would give the whole number back.
+    birth_year = models.PositiveSmallIntegerField(_("出生年份"))
     ethnicity = models.CharField(_("民族"), max_length=16, blank=True, default="汉族")
     mobile = models.CharField(_("手机号"), max_length=11, blank=True, db_index=True)
     education = models.CharField(_("学历"), max_length=16, choices=Education.choices, blank=True)
@@ -134,6 +143,11 @@ class Member(models.Model):
             # Subtree filters are prefix matches: LIKE 'path%' needs the pattern opclass on
             # PostgreSQL (ignored on SQLite).
             models.Index(fields=["org_path"], name="member_path_idx", opclasses=["varchar_pattern_ops"]),
+            *(
+                models.Index(Left("org_path", n), F("id"), name=f"member_subtree{n}_idx")
+                for n in SUBTREE_PREFIX_LENGTHS
+            ),
+            models.Index(fields=["org", "id"], name="member_org_id_idx"),
             models.Index(fields=["name"], name="member_name_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["name_pinyin"], name="member_pinyin_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["name_initials"], name="member_initials_idx", opclasses=["varchar_pattern_ops"]),

@@ -30,7 +30,8 @@ def test_list_filters(alice_api: Api, tree: Tree) -> None:
     assert names(level="district") == ["天河区总工会", "南山区总工会"]
     assert names(parent=tree.province.pk) == ["广州市总工会", "深圳市总工会"]
     assert names(q="thq") == ["天河区总工会", "天河区石牌街道总工会"]  # pinyin initials
-    assert names(q="NanShan") == ["南山区总工会", "南山区粤海街道总工会"]  # full pinyin, any case
+    # full pinyin anywhere in the name, any case
+    assert names(q="NanShan") == ["南山区总工会", "南山区粤海街道总工会", "深圳南山科技有限公司工会"]
     assert names(q="软件园") == ["广州天河软件园有限公司工会"]  # part of the name
     assert names(status="closed") == []
 

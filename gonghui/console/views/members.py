@@ -24,13 +24,12 @@ from gonghui.console.forms import (
     RevealForm,
     add_domain_error,
 )
-from gonghui.console.search import member_search_kind, search_members
 from gonghui.console.views.common import cadre, cadre_required, is_htmx, page
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
 from gonghui.core.models import AuditEvent
-from gonghui.members import actions
+from gonghui.members import actions, selectors
 from gonghui.members.models import Member
 from gonghui.orgs.models import Org, OrgLevel
 
@@ -45,16 +44,16 @@ def _filtered(request: HttpRequest, form: MemberFilterForm) -> tuple[QuerySet[Me
     user = cadre(request)
     # Ciphertexts are never shown in lists: leave them in the database.
     members = Member.objects.select_related("org").defer("id_number_enc", "bank_account_enc")
-    qs = access.scope(user, members, Perm.MEMBER_VIEW)
+    qs = selectors.visible(user, members, Perm.MEMBER_VIEW)
     org = None
     data = form.cleaned_data
     if data.get("org"):
         org = access.get_object_or_404(user, Org.objects.all(), Perm.MEMBER_VIEW, pk=data["org"])
-        qs = qs.filter(org_path__startswith=org.path)
+        qs = selectors.in_subtree(qs, org.path)
     if data.get("status"):
         qs = qs.filter(status=data["status"])
     if data.get("q"):
-        qs = search_members(qs, data["q"])
+        qs = selectors.search_members(qs, data["q"])
     return qs, org
 
 
@@ -82,7 +81,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
         "is_first_page": not after,
         "exact_total": exact_total,
         "filters": filters,
-        "search_kind": member_search_kind(form.cleaned_data.get("q") or ""),
+        "search_kind": selectors.member_search_kind(form.cleaned_data.get("q") or ""),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "member-results":
         return render(request, "console/_member_results.html", context)

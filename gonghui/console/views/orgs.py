@@ -27,7 +27,6 @@ from gonghui.console.forms import (
     RoleGrantForm,
     add_domain_error,
 )
-from gonghui.console.search import search_orgs
 from gonghui.console.views.common import cadre, cadre_required, is_htmx, page
 from gonghui.core import access
 from gonghui.core.access import Perm
@@ -37,6 +36,7 @@ from gonghui.core.models import AuditEvent, User
 from gonghui.members.models import Member, MemberStatus
 from gonghui.orgs import actions
 from gonghui.orgs.models import ALLOWED_CHILDREN, Org, OrgLevel, OrgStatus, Role
+from gonghui.orgs.selectors import search_orgs
 
 CHILDREN_PAGE = 100
 SEARCH_LIMIT = 50
