@@ -60,18 +60,25 @@ def tree(db: Any) -> Tree:
     tianhe = make_org(guangzhou, OrgLevel.DISTRICT, "天河区总工会", region_code="440106")
     tianhe_street = make_org(tianhe, OrgLevel.STREET, "天河区石牌街道总工会", region_code="440106")
     tianhe_union = make_org(
-        tianhe_street, OrgLevel.GRASSROOTS, "广州天河软件园有限公司工会", unit_name="广州天河软件园有限公司",
+        tianhe_street,
+        OrgLevel.GRASSROOTS,
+        "广州天河软件园有限公司工会",
+        unit_name="广州天河软件园有限公司",
         region_code="440106",
     )
     shenzhen = make_org(province, OrgLevel.CITY, "深圳市总工会", region_code="440300")
     nanshan = make_org(shenzhen, OrgLevel.DISTRICT, "南山区总工会", region_code="440305")
     nanshan_street = make_org(nanshan, OrgLevel.STREET, "南山区粤海街道总工会", region_code="440305")
     nanshan_union = make_org(
-        nanshan_street, OrgLevel.GRASSROOTS, "深圳南山科技有限公司工会", unit_name="深圳南山科技有限公司",
+        nanshan_street,
+        OrgLevel.GRASSROOTS,
+        "深圳南山科技有限公司工会",
+        unit_name="深圳南山科技有限公司",
         region_code="440305",
     )
-    return Tree(province, guangzhou, tianhe, tianhe_street, tianhe_union, shenzhen, nanshan, nanshan_street,
-                nanshan_union)
+    return Tree(
+        province, guangzhou, tianhe, tianhe_street, tianhe_union, shenzhen, nanshan, nanshan_street, nanshan_union
+    )
 
 
 def make_cadre(username: str, name: str, org: Org, role: str, mobile: str | None = None) -> User:

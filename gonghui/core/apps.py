@@ -24,8 +24,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
     errors: list[checks.CheckMessage] = []
     if len(settings.SECRET_KEY) < 32:
-        errors.append(checks.Error("SECRET_KEY is missing or shorter than 32 characters.", id="gonghui.E001",
-                                   hint="Set SECRET_KEY or SECRET_KEY_FILE; `make run` generates local.env."))
+        errors.append(
+            checks.Error(
+                "SECRET_KEY is missing or shorter than 32 characters.",
+                id="gonghui.E001",
+                hint="Set SECRET_KEY or SECRET_KEY_FILE; `make run` generates local.env.",
+            )
+        )
     try:
         keys = pii.parse_keys(settings.PII_KEYS)
         if not keys:

@@ -14,9 +14,7 @@ from django.utils.translation import gettext_lazy as _
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def create_user(
-        self, username: str, password: str | None = None, **extra: Any
-    ) -> User:
+    def create_user(self, username: str, password: str | None = None, **extra: Any) -> User:
         if not username:
             raise ValueError("username is required")
         user = self.model(username=username, **extra)

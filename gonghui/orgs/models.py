@@ -41,8 +41,15 @@ ALLOWED_CHILDREN: dict[str, set[str]] = {
 # Levels that hold members directly (a worker belongs to a grassroots union, or waits
 # at a street/district union when the employer has none).
 MEMBER_HOLDING_LEVELS = {
-    OrgLevel.GRASSROOTS, OrgLevel.BRANCH, OrgLevel.GROUP, OrgLevel.STREET, OrgLevel.DISTRICT,
-    OrgLevel.FEDERATION, OrgLevel.INDUSTRY, OrgLevel.CITY, OrgLevel.PROVINCE,
+    OrgLevel.GRASSROOTS,
+    OrgLevel.BRANCH,
+    OrgLevel.GROUP,
+    OrgLevel.STREET,
+    OrgLevel.DISTRICT,
+    OrgLevel.FEDERATION,
+    OrgLevel.INDUSTRY,
+    OrgLevel.CITY,
+    OrgLevel.PROVINCE,
 }
 
 
@@ -87,8 +94,13 @@ class Org(MP_Node):
     level = models.CharField(_("层级"), max_length=16, choices=OrgLevel.choices)
     status = models.CharField(_("状态"), max_length=16, choices=OrgStatus.choices, default=OrgStatus.ACTIVE)
     industry_parent = models.ForeignKey(
-        "self", verbose_name=_("所属产业工会"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="industry_members", limit_choices_to={"level": OrgLevel.INDUSTRY},
+        "self",
+        verbose_name=_("所属产业工会"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="industry_members",
+        limit_choices_to={"level": OrgLevel.INDUSTRY},
     )
     uscc = models.CharField(_("工会统一社会信用代码"), max_length=18, null=True, blank=True, unique=True)
     unit_name = models.CharField(_("单位名称"), max_length=200, blank=True)
