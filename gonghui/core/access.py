@@ -25,6 +25,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
 
 class Perm(enum.StrEnum):
@@ -40,10 +41,10 @@ class Perm(enum.StrEnum):
 
 
 class RoleKind(models.TextChoices):
-    CHAIR = "chair", "主席"
-    ADMIN = "admin", "管理员"
-    STAFF = "staff", "干事"
-    AUDITOR = "auditor", "审计员"
+    CHAIR = "chair", _("主席")
+    ADMIN = "admin", _("管理员")
+    STAFF = "staff", _("干事")
+    AUDITOR = "auditor", _("审计员")
 
 
 _VIEW = {Perm.ORG_VIEW, Perm.MEMBER_VIEW}
