@@ -196,10 +196,14 @@ def list_members(request: HttpRequest, filters: Query[MemberFilters]) -> dict[st
     user = current_user(request)
     # Ciphertexts are not shown in lists; leave them in the database.
     members = Member.objects.select_related("org").defer("id_number_enc", "bank_account_enc")
-    qs = selectors.visible(user, members, Perm.MEMBER_VIEW)
-    if filters.org is not None:
+    if filters.org is None:
+        qs = selectors.visible(user, members, Perm.MEMBER_VIEW)
+    else:
         org = access.get_object_or_404(user, Org.objects.all(), Perm.MEMBER_VIEW, pk=filters.org)
-        qs = selectors.in_subtree(qs, org.path) if filters.subtree else qs.filter(org=org)
+        if filters.subtree:
+            qs = selectors.visible(user, members, Perm.MEMBER_VIEW, within=org.path)
+        else:
+            qs = access.scope(user, members, Perm.MEMBER_VIEW).filter(org=org)
     if filters.status is not None:
         qs = qs.filter(status=filters.status)
     if filters.q:

@@ -74,24 +74,32 @@ def search_members(qs: QuerySet[Member], q: str) -> QuerySet[Member]:
 def in_subtree(qs: QuerySet[Member], path: str) -> QuerySet[Member]:
     """Members of the org at ``path`` and everything under it, newest-first friendly.
 
-    ``org_path LIKE 'p%'`` alone is correct but PostgreSQL misjudges it: it assumes a
+    ``org_path LIKE 'p%'`` is correct but PostgreSQL misjudges it: it assumes a
     district's members are spread evenly over ids and walks the primary key backwards,
     discarding most of the table (members arrive union by union, so they cluster).
-    An equality on a prefix of fixed length matches one of the per-level expression
-    indexes ``(LEFT(org_path, n), id)`` instead: an ordered index range, a few ms at any
-    size. docs/PERFORMANCE.md has the measurements.
+    ``LEFT(org_path, len(p)) = p`` means the same and matches one of the per-level
+    expression indexes ``(LEFT(org_path, n), id)``: an ordered index range, a few ms at
+    any size. Only one of the two conditions is applied: both together make the planner
+    multiply their selectivities and pick a worse plan. docs/PERFORMANCE.md has figures.
     """
-    qs = qs.filter(org_path__startswith=path)
     if len(path) in SUBTREE_PREFIX_LENGTHS:
-        qs = qs.alias(_subtree_prefix=Left("org_path", len(path))).filter(_subtree_prefix=path)
-    return qs
+        return qs.alias(_subtree_prefix=Left("org_path", len(path))).filter(_subtree_prefix=path)
+    return qs.filter(org_path__startswith=path)
 
 
-def visible(user: Any, qs: QuerySet[Member], perm: Perm) -> QuerySet[Member]:
-    """``access.scope`` for members, narrowed through ``in_subtree`` when the user's
-    scope is a single subtree (the common case) so the prefix indexes apply."""
-    scoped = access.scope(user, qs, perm)
+def visible(user: Any, qs: QuerySet[Member], perm: Perm, within: str | None = None) -> QuerySet[Member]:
+    """Members ``user`` may ``perm``, optionally only those under the org path ``within``.
+
+    The scope comes from ``core.access`` as everywhere; when it (or ``within``) is one
+    subtree the filter is written through ``in_subtree`` so the prefix indexes apply.
+    A ``within`` outside the user's scope yields nothing (callers look the org up with
+    ``access.get_object_or_404`` first, so that is a 404 before it gets here).
+    """
     paths = access.scope_paths(user, perm)
+    if within is not None:
+        if not any(within.startswith(p) for p in paths):
+            return qs.none()
+        return in_subtree(qs, within)
     if len(paths) == 1:
-        scoped = in_subtree(scoped, paths[0])
-    return scoped
+        return in_subtree(qs, paths[0])
+    return access.scope(user, qs, perm)

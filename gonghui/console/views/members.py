@@ -44,12 +44,11 @@ def _filtered(request: HttpRequest, form: MemberFilterForm) -> tuple[QuerySet[Me
     user = cadre(request)
     # Ciphertexts are never shown in lists: leave them in the database.
     members = Member.objects.select_related("org").defer("id_number_enc", "bank_account_enc")
-    qs = selectors.visible(user, members, Perm.MEMBER_VIEW)
     org = None
     data = form.cleaned_data
     if data.get("org"):
         org = access.get_object_or_404(user, Org.objects.all(), Perm.MEMBER_VIEW, pk=data["org"])
-        qs = selectors.in_subtree(qs, org.path)
+    qs = selectors.visible(user, members, Perm.MEMBER_VIEW, within=org.path if org else None)
     if data.get("status"):
         qs = qs.filter(status=data["status"])
     if data.get("q"):
