@@ -210,7 +210,7 @@ def list_members(request: HttpRequest, filters: Query[MemberFilters]) -> dict[st
         qs = selectors.search_members(qs, filters.q)
     if filters.cursor:
         qs = qs.filter(pk__lt=_decode_cursor(filters.cursor))
-    rows = list(qs.order_by("-pk")[: filters.limit + 1])
+    rows = list(selectors.newest_first(qs)[: filters.limit + 1])
     more = len(rows) > filters.limit
     rows = rows[: filters.limit]
     return {"items": rows, "next": _encode_cursor(rows[-1].pk) if more else None}

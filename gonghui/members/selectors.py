@@ -71,6 +71,9 @@ def search_members(qs: QuerySet[Member], q: str) -> QuerySet[Member]:
     return qs
 
 
+_PREFIX = "_subtree_prefix"
+
+
 def in_subtree(qs: QuerySet[Member], path: str) -> QuerySet[Member]:
     """Members of the org at ``path`` and everything under it, newest-first friendly.
 
@@ -83,8 +86,21 @@ def in_subtree(qs: QuerySet[Member], path: str) -> QuerySet[Member]:
     multiply their selectivities and pick a worse plan. docs/PERFORMANCE.md has figures.
     """
     if len(path) in SUBTREE_PREFIX_LENGTHS:
-        return qs.alias(_subtree_prefix=Left("org_path", len(path))).filter(_subtree_prefix=path)
+        return qs.alias(**{_PREFIX: Left("org_path", len(path))}).filter(**{_PREFIX: path})
     return qs.filter(org_path__startswith=path)
+
+
+def newest_first(qs: QuerySet[Member]) -> QuerySet[Member]:
+    """Order a member list newest first, in the order the subtree index already has.
+
+    Under ``in_subtree`` the prefix is constant, so ``(prefix, id) DESC`` is the same
+    order as ``id DESC``; spelling it with the prefix lets PostgreSQL read the
+    ``(LEFT(org_path, n), id)`` index backwards and stop after one page, instead of
+    walking the primary key past every other district's members.
+    """
+    if _PREFIX in qs.query.annotations:
+        return qs.order_by(f"-{_PREFIX}", "-pk")
+    return qs.order_by("-pk")
 
 
 def visible(user: Any, qs: QuerySet[Member], perm: Perm, within: str | None = None) -> QuerySet[Member]:

@@ -65,7 +65,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
     qs, org = _filtered(request, form)
     after = form.cleaned_data.get("after")
     page_qs = qs.filter(pk__lt=after) if after else qs
-    rows = list(page_qs.order_by("-pk")[: PAGE_SIZE + 1])
+    rows = list(selectors.newest_first(page_qs)[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     exact_total = None

@@ -29,3 +29,12 @@ def test_visible_is_the_users_subtree(tree: Tree, bob: User, charlie: User) -> N
     theirs = make_member(tree.nanshan_union, "王五")
     assert list(selectors.visible(bob, Member.objects.all(), Perm.MEMBER_VIEW)) == [mine]
     assert list(selectors.visible(charlie, Member.objects.all(), Perm.MEMBER_VIEW)) == [theirs]
+
+
+def test_newest_first_orders_by_id_descending_within_a_subtree(tree: Tree) -> None:
+    first = make_member(tree.tianhe_union, "张三")
+    second = make_member(tree.tianhe_street, "李四")
+    third = make_member(tree.tianhe_union, "王五")
+    qs = selectors.newest_first(selectors.in_subtree(Member.objects.all(), tree.tianhe.path))
+    assert list(qs) == [third, second, first]
+    assert list(qs.filter(pk__lt=third.pk)) == [second, first]  # keyset paging still works
