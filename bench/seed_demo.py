@@ -378,81 +378,24 @@ def measure_list(runs: int) -> dict[str, Any]:
     return results
 
 
-def measure_depth_indexes(runs: int) -> dict[str, Any]:
-    """The fix proposed in docs/PERFORMANCE.md, measured on the same data.
-
-    ``ORDER BY id DESC LIMIT 51`` under ``org_path LIKE 'p%'`` makes PostgreSQL walk the
-    primary key backwards, assuming matches are spread evenly; members of one district
-    sit together in id order (they were imported union by union), so it reads most of
-    the table first. An index on (left(org_path, len(p)), id) per tree depth, queried
-    with a range on that prefix and ordered by it, gives the page straight from the index.
-    """
-    from django.db import connection
-    from django.db.models.functions import Left
-
-    from gonghui.core import access
-    from gonghui.core.access import Perm
-    from gonghui.core.models import User
-    from gonghui.members.models import Member
-    from gonghui.orgs.models import Org
-
-    user = User.objects.get(username="province_admin")
-    targets = {
-        "district (天河区)": Org.objects.get(name="天河区总工会"),
-        "street (石牌街道)": Org.objects.get(name="天河区石牌街道总工会"),
-    }
-    widths = sorted({len(org.path) for org in targets.values()})
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        for width in widths:
-            cursor.execute(f"CREATE INDEX bench_member_left{width} ON members_member (left(org_path, {width}), id)")
-        cursor.execute("ANALYZE members_member")
-    results: dict[str, Any] = {"index_build_s": round(time.perf_counter() - started, 1)}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT sum(pg_relation_size(indexrelid)) FROM pg_index WHERE indexrelid::regclass::text LIKE %s",
-            ["bench_member_left%"],
-        )
-        results["index_mb_each"] = round(int(cursor.fetchone()[0]) / len(widths) / 1e6)
-
-    def page(org: Org, fixed: bool) -> None:
-        members = Member.objects.select_related("org").defer("id_number_enc", "bank_account_enc")
-        qs = access.scope(user, members, Perm.MEMBER_VIEW)
-        if fixed:
-            prefix = Left("org_path", len(org.path))
-            qs = qs.alias(subtree=prefix).filter(subtree__range=(org.path, org.path))  # type: ignore[misc]
-            qs = qs.order_by("-subtree", "-pk")
-        else:
-            qs = qs.filter(org_path__startswith=org.path).order_by("-pk")
-        list(qs[:51])
-
-    try:
-        for label, org in targets.items():
-            results[label] = {
-                "as_today": timed(lambda org=org: page(org, False), runs),  # type: ignore[misc]
-                "with_depth_index": timed(lambda org=org: page(org, True), runs),  # type: ignore[misc]
-            }
-    finally:
-        with connection.cursor() as cursor:
-            for width in widths:
-                cursor.execute(f"DROP INDEX IF EXISTS bench_member_left{width}")
-    return results
-
-
 def print_report(report: dict[str, Any]) -> None:
-    m, s = report["machine"], report["seed"]
+    m, s = report["machine"], report.get("seed")
     print(f"\n== Gonghui seed + console list benchmark, {m['date']}")
     print(f"load average at start: {m['loadavg_at_start']}; at end: {[round(x, 2) for x in os.getloadavg()]}")
     print(
         f"machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB RAM, PostgreSQL {m['postgresql']} "
         f"(shared_buffers {m['shared_buffers']}), Python {m['python']}"
     )
-    print(
-        f"\nseed: {s['members']:,} members, {s['orgs']:,} orgs ({s['grassroots']:,} grassroots) in "
-        f"{s['seconds_total']} s; members at {s['rows_per_s']:,} rows/s; peak RSS {s['peak_rss_mb']} MB"
-    )
+    if s is None:
+        print("\nseed: reused the database of an earlier --keep run (--reuse)")
+    else:
+        print(
+            f"\nseed: {s['members']:,} members, {s['orgs']:,} orgs ({s['grassroots']:,} grassroots) in "
+            f"{s['seconds_total']} s; members at {s['rows_per_s']:,} rows/s; peak RSS {s['peak_rss_mb']} MB"
+        )
+    seed_rate = s["rows_per_s"] if s is not None else 0
     for label, floor in report.get("copy_floors", {}).items():
-        ratio = s["rows_per_s"] / floor["rows_per_s"]
+        ratio = seed_rate / floor["rows_per_s"]
         print(
             f"  floor {label}: {floor['rows']:,} rows at {floor['rows_per_s']:,} rows/s "
             f"(seed runs at {ratio:.2f}× this)"
@@ -476,19 +419,6 @@ def print_report(report: dict[str, Any]) -> None:
             f"  {label:<32} median {c['median_ms']:7.1f} ms  p95 {c['p95_ms']:7.1f} ms  "
             f"{c['queries']} queries  {c['ratio_to_bare_view']}× bare view"
         )
-    fix = report.get("depth_indexes")
-    if fix:
-        print(
-            f"\nproposed fix, same data: index (left(org_path, n), id) per depth "
-            f"(built in {fix['index_build_s']} s, {fix['index_mb_each']} MB each), queried by prefix range:"
-        )
-        for label, pair in fix.items():
-            if isinstance(pair, dict):
-                a, b = pair["as_today"], pair["with_depth_index"]
-                print(
-                    f"  {label:<20} queryset page 1: {a['median_ms']:7.1f} ms → {b['median_ms']:6.1f} ms "
-                    f"(p95 {a['p95_ms']:.1f} → {b['p95_ms']:.1f})"
-                )
     if "slowest_query" in lst:
         print(f"\nslowest member query ({lst['slowest_query']['ms']} ms):\n  {lst['slowest_query']['sql']}")
         print("\n".join("  " + line for line in lst["slowest_query"]["plan"]))
@@ -505,13 +435,17 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--force", action="store_true", help="drop an existing database even if not named *bench*")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the list on the database an earlier --keep run left (no seeding)"
+    )
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     if not url.startswith(("postgres://", "postgresql://")):
         parser.error("the benchmark runs on PostgreSQL: set DATABASE_URL=postgres://…")
     prepare_environment(url)
-    recreate_database(url, force=args.force)
+    if not args.reuse:
+        recreate_database(url, force=args.force)
     import django
 
     django.setup()
@@ -522,9 +456,10 @@ def main() -> int:
     try:
         call_command("migrate", verbosity=0)
         report: dict[str, Any] = {"machine": machine(), "command": " ".join(["python", *sys.argv])}
-        print(f"seeding {args.members:,} members into {urlsplit(url).path.lstrip('/')} …", file=sys.stderr)
-        report["seed"] = seed(args.members, args.batch, args.seed)
-        if not args.no_floors:
+        if not args.reuse:
+            print(f"seeding {args.members:,} members into {urlsplit(url).path.lstrip('/')} …", file=sys.stderr)
+            report["seed"] = seed(args.members, args.batch, args.seed)
+        if not args.no_floors and not args.reuse:
             print("COPY floors …", file=sys.stderr)
             report["copy_floors"] = copy_floors(args.members, args.seed, args.floor_rows)
         print("timing the console member list …", file=sys.stderr)
@@ -535,7 +470,6 @@ def main() -> int:
         }
         with override_settings(ROOT_URLCONF=bench_urlconf(), STORAGES=storages):
             report["list"] = measure_list(args.runs)
-        report["depth_indexes"] = measure_depth_indexes(args.runs)
         report["seconds"] = round(time.perf_counter() - started)
     finally:
         from django.db import connections

@@ -86,7 +86,11 @@ def in_subtree(qs: QuerySet[Member], path: str) -> QuerySet[Member]:
     multiply their selectivities and pick a worse plan. docs/PERFORMANCE.md has figures.
     """
     if len(path) in SUBTREE_PREFIX_LENGTHS:
-        return qs.alias(**{_PREFIX: Left("org_path", len(path))}).filter(**{_PREFIX: path})
+        # A one-value range, not "=": with an equality PostgreSQL treats the prefix as a
+        # constant, drops it from the ORDER BY of ``newest_first`` and is back to walking
+        # the primary key. The range keeps the index order visible to the planner.
+        prefix = {f"{_PREFIX}__gte": path, f"{_PREFIX}__lte": path}
+        return qs.alias(**{_PREFIX: Left("org_path", len(path))}).filter(**prefix)
     return qs.filter(org_path__startswith=path)
 
 
