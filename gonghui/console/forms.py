@@ -295,6 +295,55 @@ class OrgCreateForm(OrgForm):
             level.initial = level.choices[0][0]
 
 
+IMAGE_ACCEPT = "image/png,image/jpeg,image/webp"
+
+BRANDING_ERROR_FIELDS = {"ORG_BAD_THEME_COLOR": "theme_color"}
+
+
+class BrandingForm(ConsoleForm):
+    """A union's look on its portal home page: logo, banner, colour, introduction.
+
+    The images are only received here; ``orgs.actions.set_branding`` decides whether they
+    are acceptable (size, type, a real image).
+    """
+
+    logo = forms.FileField(
+        label=_("标志"),
+        required=False,
+        help_text=_("PNG、JPEG 或 WebP，不超过 2 MB。建议使用正方形图片，不小于 240×240 像素。"),
+        widget=forms.FileInput(attrs={"accept": IMAGE_ACCEPT}),
+    )
+    clear_logo = forms.BooleanField(label=_("删除现有标志，改用名称首字"), required=False)
+    banner = forms.FileField(
+        label=_("横幅"),
+        required=False,
+        help_text=_("PNG、JPEG 或 WebP，不超过 2 MB。建议横向图片，宽高比约 3:1，宽度不小于 1200 像素。"),
+        widget=forms.FileInput(attrs={"accept": IMAGE_ACCEPT}),
+    )
+    clear_banner = forms.BooleanField(label=_("删除现有横幅，改用主题色背景"), required=False)
+    theme_color = forms.RegexField(
+        label=_("主题色"),
+        regex=r"^#[0-9a-fA-F]{6}$",
+        error_messages={
+            "invalid": _("主题色应为 #RRGGBB 形式的颜色值。"),
+            "required": _("请选择主题色。"),
+        },
+        help_text=_("用于首页横幅背景和按钮。文字颜色会自动选择黑或白，保证清晰可读。"),
+        widget=forms.TextInput(attrs={"type": "color"}),
+    )
+    intro = forms.CharField(
+        label=_("工会简介"),
+        required=False,
+        max_length=5000,
+        help_text=_("显示在首页横幅下方，最多 5000 字。"),
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+
+    def clean_theme_color(self) -> str:
+        color: str = self.cleaned_data["theme_color"]
+        return color.lower()
+
+
 class OrgMoveForm(ConsoleForm):
     new_parent = forms.IntegerField(
         label=_("新的上级组织"),
@@ -320,6 +369,31 @@ class RoleGrantForm(ConsoleForm):
         widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
     )
     role = forms.ChoiceField(label=_("角色"), choices=RoleKind.choices)
+
+
+class SecondFactorResetForm(ConsoleForm):
+    reason = forms.CharField(
+        label=_("重置原因"),
+        max_length=200,
+        error_messages={"required": _("请填写重置原因。")},
+        widget=forms.TextInput(attrs={"placeholder": _("例如：手机丢失，本人电话确认")}),
+    )
+
+
+class MobileProofForm(ConsoleForm):
+    code = forms.RegexField(
+        label=_("短信验证码"),
+        regex=r"^\s*\d{6}\s*$",
+        max_length=12,
+        error_messages={"invalid": _("验证码是 6 位数字。"), "required": _("请输入短信验证码。")},
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": "6", "placeholder": "000000"}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code: str = self.cleaned_data["code"]
+        return code.strip()
 
 
 # --- members -------------------------------------------------------------------------------

@@ -101,10 +101,11 @@ def wait_seconds(device: Device) -> int:
 
 
 @transaction.atomic
-def confirm_enrollment(user: Any, device: TOTPDevice, code: str) -> list[str] | None:
+def confirm_enrollment(user: Any, device: TOTPDevice, code: str, *, mobile_proof: str = "") -> list[str] | None:
     """Confirm ``device`` with a code from the app; return the new recovery codes.
 
     ``None`` when the code is wrong. Leftover unconfirmed devices are removed.
+    ``mobile_proof`` says how the session proved the registered mobile first (audited).
     """
     device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
     if not device.verify_token(_normalise(code)):
@@ -118,7 +119,7 @@ def confirm_enrollment(user: Any, device: TOTPDevice, code: str) -> list[str] | 
         actor=user,
         obj=user,
         org=primary_org(user),
-        details={"device": device.pk, "recovery_codes": len(codes)},
+        details={"device": device.pk, "recovery_codes": len(codes), "mobile_proof": mobile_proof},
     )
     return codes
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gonghui.console.views import audit, auth, dashboard, members, orgs, sms
+from gonghui.console.views import audit, auth, branding, dashboard, members, orgs, sms
 
 app_name = "console"
 urlpatterns = [
@@ -19,8 +19,10 @@ urlpatterns = [
     path("orgs/<int:org_id>/edit/", orgs.org_edit, name="org_edit"),
     path("orgs/<int:org_id>/move/", orgs.org_move, name="org_move"),
     path("orgs/<int:org_id>/close/", orgs.org_close, name="org_close"),
+    path("orgs/<int:org_id>/branding/", branding.org_branding, name="org_branding"),
     path("orgs/<int:org_id>/roles/", orgs.org_roles, name="org_roles"),
     path("roles/<int:role_id>/revoke/", orgs.role_revoke, name="role_revoke"),
+    path("roles/<int:role_id>/reset-second-factor/", orgs.role_reset_second_factor, name="role_reset_second_factor"),
     path("members/", members.member_list, name="member_list"),
     path("members/count/", members.member_count, name="member_count"),
     path("members/<int:member_id>/", members.member_detail, name="member_detail"),

@@ -48,7 +48,7 @@ def level_tone(level: str) -> str:
 def action_tone(action: str) -> str:
     if action.endswith("_failed") or action == "member.pii_reveal":
         return "amber"
-    if action in {"org.close", "role.revoke"}:
+    if action in {"org.close", "role.revoke", "auth.totp_reset"}:
         return "red"
     if action.startswith("auth."):
         return "grey"
@@ -77,6 +77,10 @@ _DETAIL_NAMES = {
     "closed_org": "撤销组织编号",
     "from_parent": "原上级编号",
     "to_parent": "新上级编号",
+    "mobile_proof": "手机验证",
+    "totp_devices": "删除动态口令",
+    "recovery_devices": "删除恢复码组",
+    "sessions_ended": "结束会话",
 }
 
 

@@ -23,6 +23,7 @@ from gonghui.core import idnumbers, sms
 from gonghui.core.models import AuditEvent, User
 from gonghui.members.models import Member
 from gonghui.orgs import actions as org_actions
+from gonghui.portal.tests.helpers import latest_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -180,6 +181,17 @@ def test_first_sign_in_enrolls_totp_and_shows_recovery_codes(
     page.get_by_label("登录名或手机号").fill("13800000002")
     page.get_by_label("密码", exact=True).fill("correct-horse-battery")
     page.get_by_role("button", name="登录", exact=True).first.click()
+
+    # A password alone does not bind a second factor: first the registered mobile.
+    expect(page.get_by_role("heading", name="验证手机")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("138****0002")
+    assert not TOTPDevice.objects.filter(user=bob).exists()
+    page.get_by_role("button", name="获取验证码").click()
+    expect(page.locator("#code-feedback")).to_contain_text("验证码已发送至 138****0002")
+    expect(page.get_by_role("button", name=re.compile("秒后重发"))).to_be_disabled()
+    shot(page, f"enroll-mobile-{width}")
+    page.get_by_label("短信验证码").fill(latest_code("13800000002"))
+    page.get_by_role("button", name="验证并继续").click()
 
     expect(page.get_by_role("heading", name="绑定动态口令")).to_be_visible()
     expect(page.get_by_role("img", name="动态口令二维码")).to_be_visible()

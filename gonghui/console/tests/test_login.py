@@ -154,6 +154,11 @@ def test_cadre_without_device_enrolls_and_gets_ten_recovery_codes(client: Client
     response = password_login(client, "bob", next_url="/console/orgs/")
     assert response["Location"] == "/console/otp/setup/?next=%2Fconsole%2Forgs%2F"
 
+    # A password session first proves the registered mobile (see test_enrollment_mobile.py).
+    client.post("/console/otp/setup/?next=/console/orgs/", {"action": "send_code"})
+    proved = client.post("/console/otp/setup/?next=/console/orgs/", {"code": latest_code("13800000002")})
+    assert proved["Location"] == "/console/otp/setup/?next=%2Fconsole%2Forgs%2F"
+
     page = client.get(response["Location"])
     assert page.status_code == 200
     body = page.content.decode()

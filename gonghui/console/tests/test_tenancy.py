@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from gonghui.conftest import Tree
 from gonghui.core.access import RoleKind
@@ -50,9 +51,18 @@ CASES = [
     Case("org move", "post", "/console/orgs/{id}/move/", "org", {"new_parent": "TIANHE"}),
     Case("org close form", "get", "/console/orgs/{id}/close/", "org", {}),
     Case("org close", "post", "/console/orgs/{id}/close/", "org", {"reason": "单位注销"}),
+    Case("org branding form", "get", "/console/orgs/{id}/branding/", "org", {}),
+    Case(
+        "org branding",
+        "post",
+        "/console/orgs/{id}/branding/",
+        "org",
+        {"theme_color": "#1552c6", "intro": "改了", "clear_logo": "on"},
+    ),
     Case("org roles", "get", "/console/orgs/{id}/roles/", "org", {}),
     Case("role grant", "post", "/console/orgs/{id}/roles/", "org", {"identifier": "bob", "role": "admin"}),
     Case("role revoke", "post", "/console/roles/{id}/revoke/", "role", {}),
+    Case("second factor reset", "post", "/console/roles/{id}/reset-second-factor/", "role", {"reason": "手机丢失"}),
     Case("member list org filter", "get", "/console/members/?org={id}", "org", {}),
     Case("member count org filter", "get", "/console/members/count/?org={id}", "org", {}, htmx=True),
     Case("member detail", "get", "/console/members/{id}/", "member", {}),
@@ -101,7 +111,13 @@ def test_bob_gets_404_on_nanshan_objects(
     assert nanshan_member.name == "李南山"
     assert Role.objects.filter(pk=role.pk).exists()
     assert Org.objects.get(pk=tree.nanshan_street.pk).status == OrgStatus.ACTIVE
-    assert Org.objects.get(pk=tree.nanshan_union.pk).name == "深圳南山科技有限公司工会"
+    nanshan_union = Org.objects.get(pk=tree.nanshan_union.pk)
+    assert (nanshan_union.name, nanshan_union.theme_color, nanshan_union.intro) == (
+        "深圳南山科技有限公司工会",
+        "#c8161d",
+        "",
+    )
+    assert TOTPDevice.objects.filter(user=charlie).exists()
 
 
 def test_charlie_reaches_his_own_objects(tree: Tree, charlie_client: Client, nanshan_member: Member) -> None:

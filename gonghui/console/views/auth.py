@@ -27,7 +27,14 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from gonghui.console import twofactor
-from gonghui.console.forms import EnrollForm, OtpForm, PasswordLoginForm, SendCodeForm, SmsLoginForm
+from gonghui.console.forms import (
+    EnrollForm,
+    MobileProofForm,
+    OtpForm,
+    PasswordLoginForm,
+    SendCodeForm,
+    SmsLoginForm,
+)
 from gonghui.console.views.common import (
     cadre,
     cadre_required,
@@ -38,7 +45,15 @@ from gonghui.console.views.common import (
     with_next,
 )
 from gonghui.core import access, audit, pii, sms
-from gonghui.core.auth import clear_failures, ensure_not_throttled, note_failure
+from gonghui.core.auth import (
+    clear_failures,
+    ensure_not_throttled,
+    login_method,
+    mask_identifier,
+    note_failure,
+    record_login,
+    record_login_failure,
+)
 from gonghui.core.errors import DomainError
 from gonghui.core.middleware import client_ip
 from gonghui.core.models import User
@@ -46,29 +61,13 @@ from gonghui.core.models import User
 log = logging.getLogger("gonghui.console.auth")
 
 SMS_PURPOSE = "login"
+ENROLL_SMS_PURPOSE = "otp_enroll"
 RESEND_SECONDS = 60
 _BACKEND = "gonghui.core.auth.MobileOrUsernameBackend"
 _TABS = ("password", "sms")
 _RECOVERY_SESSION_KEY = "console_recovery_codes"
 _AFTER_RECOVERY_KEY = "console_after_recovery"
-
-
-def mask_identifier(identifier: str) -> str:
-    """A login name or mobile, recognisable to its owner in the audit log, useless to others."""
-    if len(identifier) == 11 and identifier.isdigit():
-        return pii.mask_mobile(identifier)
-    if len(identifier) <= 2:
-        return "*" * len(identifier)
-    return identifier[:2] + "*" * min(len(identifier) - 2, 6)
-
-
-def _failed(identifier: str, ip: str | None, method: str, reason: str) -> None:
-    note_failure(identifier, ip)
-    audit.record(
-        "auth.login_failed",
-        actor_label="匿名",
-        details={"identifier": mask_identifier(identifier), "method": method, "reason": reason, "where": "console"},
-    )
+_MOBILE_PROOF_KEY = "console_enroll_mobile"
 
 
 def _throttled(identifier: str, ip: str | None) -> str:
@@ -88,13 +87,7 @@ def _throttled(identifier: str, ip: str | None) -> str:
 def _signed_in(request: HttpRequest, user: User, identifier: str, method: str) -> HttpResponseRedirect:
     clear_failures(identifier)
     login(request, user, backend=_BACKEND)
-    audit.record(
-        "auth.login",
-        actor=user,
-        obj=user,
-        org=twofactor.primary_org(user),
-        details={"method": method, "where": "console"},
-    )
+    record_login(request, user, method)
     next_url = safe_next(request)
     if not access.is_cadre(user):
         return redirect(reverse("console:dashboard"))  # the gate explains "无权访问"
@@ -111,7 +104,7 @@ def _password_login(request: HttpRequest, form: PasswordLoginForm) -> HttpRespon
         return None
     user = authenticate(request, username=identifier, password=form.cleaned_data["password"])
     if not isinstance(user, User):
-        _failed(identifier, ip, "password", "bad_credentials")
+        record_login_failure(request, identifier, "password")
         form.add_error(None, _("登录名或密码错误。"))
         return None
     return _signed_in(request, user, identifier, "password")
@@ -128,7 +121,7 @@ def _sms_login(request: HttpRequest, form: SmsLoginForm) -> HttpResponseRedirect
     user = User.objects.filter(mobile=mobile).first()
     if user is None or not sms.check_code(mobile, SMS_PURPOSE, form.cleaned_data["code"]):
         # An unknown number and a wrong code read the same: the form does not tell who has an account.
-        _failed(mobile, ip, "sms", "bad_code")
+        record_login_failure(request, mobile, "sms", reason="bad_code")
         form.add_error("code", _("验证码错误或已过期，请重新获取。"))
         return None
     if not ModelBackend().user_can_authenticate(user):
@@ -290,16 +283,87 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _mobile_proof(request: HttpRequest, user: User) -> str:
+    """How this session proved the cadre's registered mobile: "sms_login", "sms_code" or ""."""
+    if not user.mobile:
+        return ""
+    if login_method(request) == "sms":
+        return "sms_login"  # the login code itself went to the registered mobile
+    proof = request.session.get(_MOBILE_PROOF_KEY)
+    if isinstance(proof, dict) and proof.get("user") == user.pk and proof.get("mobile") == user.mobile:
+        return "sms_code"
+    return ""
+
+
+def _prove_mobile(request: HttpRequest, user: User, mobile: str) -> HttpResponse:
+    """The "验证手机" step before a first TOTP enrolment of a session that signed in by password.
+
+    The password alone must not be enough to bind a second factor: whoever learnt it
+    would bind their own phone. A code to the registered mobile shows the cadre is who
+    the union registered.
+    """
+    sending = request.method == "POST" and request.POST.get("action") == "send_code"
+    form = MobileProofForm(request.POST if request.method == "POST" and not sending else None)
+    feedback: dict[str, Any] | None = None
+    status = 200
+    ip = client_ip(request)
+    key = _otp_throttle_key(user)
+    if sending:
+        if message := _throttled(key, ip):
+            feedback = {"ok": False, "message": message}
+        else:
+            try:
+                sms.send_code(mobile, ENROLL_SMS_PURPOSE)
+            except DomainError as exc:
+                feedback = {"ok": False, "message": exc.message}
+            else:
+                feedback = {
+                    "ok": True,
+                    "message": _("验证码已发送至 %(mobile)s，%(minutes)s 分钟内有效。")
+                    % {"mobile": pii.mask_mobile(mobile), "minutes": settings.SMS_CODE_TTL_SECONDS // 60},
+                    "cooldown": RESEND_SECONDS,
+                }
+    elif request.method == "POST":
+        status = 400
+        if form.is_valid():
+            if message := _throttled(key, ip):
+                form.add_error("code", message)
+            elif sms.check_code(mobile, ENROLL_SMS_PURPOSE, form.cleaned_data["code"]):
+                clear_failures(key)
+                request.session[_MOBILE_PROOF_KEY] = {"user": user.pk, "mobile": mobile}
+                return redirect(with_next("console:otp_enroll", safe_next(request)))
+            else:
+                note_failure(key, ip)
+                form.add_error("code", _("验证码错误或已过期，请重新获取。"))
+    context = {
+        "form": form,
+        "feedback": feedback,
+        "masked_mobile": pii.mask_mobile(mobile),
+        "next": safe_next(request),
+        "resend_seconds": RESEND_SECONDS,
+    }
+    response = render(request, "console/otp_mobile.html", context, status=status)
+    add_never_cache_headers(response)
+    return response
+
+
 @sensitive_post_parameters("code")
 @csrf_protect
 @never_cache
 def otp_enroll(request: HttpRequest) -> HttpResponse:
-    """First sign-in of a cadre: bind an authenticator app, then show the recovery codes."""
+    """First sign-in of a cadre: prove the registered mobile, bind an authenticator app, show recovery codes."""
     if (stop := _second_factor_gate(request)) is not None:
         return stop
     user = cadre(request)
     if twofactor.confirmed_totp(user) is not None:
         return redirect(with_next("console:otp_verify", safe_next(request)))
+    if not user.mobile:
+        response = render(request, "console/otp_no_mobile.html", {}, status=403)
+        add_never_cache_headers(response)
+        return response
+    proof = _mobile_proof(request, user)
+    if not proof:
+        return _prove_mobile(request, user, user.mobile)
     device = twofactor.pending_totp(user)
     form = EnrollForm(request.POST or None)
     status = 200
@@ -311,10 +375,13 @@ def otp_enroll(request: HttpRequest) -> HttpResponse:
                 form.add_error("code", message)
             elif seconds := twofactor.wait_seconds(device):
                 form.add_error("code", _("尝试过于频繁，请 %(seconds)s 秒后再试。") % {"seconds": seconds})
-            elif (codes := twofactor.confirm_enrollment(user, device, form.cleaned_data["code"])) is not None:
+            elif (
+                codes := twofactor.confirm_enrollment(user, device, form.cleaned_data["code"], mobile_proof=proof)
+            ) is not None:
                 clear_failures(_otp_throttle_key(user))
                 device.refresh_from_db()
                 otp_login(request, device)
+                request.session.pop(_MOBILE_PROOF_KEY, None)
                 request.session.cycle_key()
                 request.session[_RECOVERY_SESSION_KEY] = codes
                 request.session[_AFTER_RECOVERY_KEY] = safe_next(request)

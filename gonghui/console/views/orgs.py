@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from gonghui.console import queries
 from gonghui.console.forms import (
@@ -25,6 +26,7 @@ from gonghui.console.forms import (
     OrgForm,
     OrgMoveForm,
     RoleGrantForm,
+    SecondFactorResetForm,
     add_domain_error,
 )
 from gonghui.console.views.common import cadre, cadre_required, is_htmx, page
@@ -34,7 +36,7 @@ from gonghui.core.errors import DomainError
 from gonghui.core.mobiles import MobileError, normalize_mobile
 from gonghui.core.models import AuditEvent, User
 from gonghui.members.models import Member, MemberStatus
-from gonghui.orgs import actions
+from gonghui.orgs import actions, cadres
 from gonghui.orgs.models import ALLOWED_CHILDREN, Org, OrgLevel, OrgStatus, Role
 from gonghui.orgs.selectors import search_orgs
 
@@ -317,8 +319,15 @@ def org_roles(request: HttpRequest, org_id: int) -> HttpResponse:
                     % {"who": account, "role": dict(form.fields["role"].choices)[form.cleaned_data["role"]]},  # type: ignore[attr-defined]
                 )
                 return redirect("console:org_roles", org.pk)
-    roles = Role.objects.filter(org=org).select_related("user", "granted_by").order_by("role", "user__username")
-    context = {"org": org, "roles": list(roles), "form": form}
+    roles = list(Role.objects.filter(org=org).select_related("user", "granted_by").order_by("role", "user__username"))
+    holders = {role.user_id for role in roles}
+    context = {
+        "org": org,
+        "roles": roles,
+        "form": form,
+        "bound": set(TOTPDevice.objects.filter(user_id__in=holders, confirmed=True).values_list("user_id", flat=True)),
+        "resettable": cadres.resettable(user, holders) if org.is_active else set(),
+    }
     return page(request, "console/org_roles.html", context, section="orgs", status=400 if form.errors else 200)
 
 
@@ -334,4 +343,32 @@ def role_revoke(request: HttpRequest, role_id: int) -> HttpResponse:
         messages.success(
             request, _("已撤销 %(who)s 的 %(role)s 角色。") % {"who": role.user, "role": role.get_role_display()}
         )
+    return redirect("console:org_roles", role.org_id)
+
+
+@require_POST
+@cadre_required
+def role_reset_second_factor(request: HttpRequest, role_id: int) -> HttpResponse:
+    """重置动态口令 of the cadre holding ``role_id`` (orgs.cadres decides whether it is allowed)."""
+    user = cadre(request)
+    role = access.get_object_or_404(user, Role.objects.select_related("org", "user"), Perm.ROLE_MANAGE, pk=role_id)
+    form = SecondFactorResetForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请填写重置原因。"))
+    else:
+        try:
+            done = cadres.reset_second_factor(actor=user, user=role.user, reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            done_text = (
+                _("已重置 %(who)s 的动态口令和恢复码，并让其 %(n)s 个已登录的会话退出。")
+                if done.sessions_ended
+                else _("已重置 %(who)s 的动态口令和恢复码。")
+            )
+            messages.success(
+                request,
+                (done_text + _("对方下次登录时须先验证登记的手机号，再重新绑定动态口令。"))
+                % {"who": role.user, "n": done.sessions_ended},
+            )
     return redirect("console:org_roles", role.org_id)

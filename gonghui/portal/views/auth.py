@@ -1,6 +1,7 @@
 """Member login: by mobile and SMS code, or by login name / mobile and password.
 
-Both ways are throttled per account identifier and per client IP (``core.auth``).
+Both ways are throttled per account identifier and per client IP, and every sign-in and
+failed attempt is audited, through the same ``core.auth`` helpers the console uses.
 Asking for a code for a mobile that has no account is counted as a failure too, so the
 form cannot be used to sweep numbers and learn who is registered. Accounts are never
 created here: joining the union online arrives with the membership lifecycle.
@@ -25,7 +26,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from gonghui.core import pii, sms
-from gonghui.core.auth import clear_failures, ensure_not_throttled, note_failure
+from gonghui.core.auth import (
+    clear_failures,
+    ensure_not_throttled,
+    note_failure,
+    record_login,
+    record_login_failure,
+)
 from gonghui.core.errors import DomainError
 from gonghui.core.middleware import client_ip
 from gonghui.core.models import User
@@ -85,9 +92,10 @@ def _safe_next(request: HttpRequest) -> str:
     return ""
 
 
-def _finish_login(request: HttpRequest, user: Any, identifier: str) -> HttpResponseRedirect:
+def _finish_login(request: HttpRequest, user: Any, identifier: str, method: str) -> HttpResponseRedirect:
     clear_failures(identifier)
     login(request, user, backend=_BACKEND)
+    record_login(request, user, method)
     messages.success(request, _("登录成功，欢迎您，%(name)s。") % {"name": user.name or user.username})
     return redirect(_safe_next(request) or home_url(request))
 
@@ -104,17 +112,17 @@ def _sms_login(request: HttpRequest, form: SmsLoginForm) -> HttpResponseRedirect
         return None
     user = _account_for_mobile(mobile)
     if user is None:
-        note_failure(mobile, ip)
+        record_login_failure(request, mobile, "sms", reason="unknown_account")
         form.add_error(None, _not_registered())
         return None
     if not sms.check_code(mobile, SMS_PURPOSE, form.cleaned_data["code"]):
-        note_failure(mobile, ip)
+        record_login_failure(request, mobile, "sms", reason="bad_code")
         form.add_error("code", _("验证码错误或已过期，请重新获取。"))
         return None
     if not ModelBackend().user_can_authenticate(user):
         form.add_error(None, _("该账号已停用，请联系所在工会。"))
         return None
-    return _finish_login(request, user, mobile)
+    return _finish_login(request, user, mobile, "sms")
 
 
 def _password_login(request: HttpRequest, form: PasswordLoginForm) -> HttpResponseRedirect | None:
@@ -129,10 +137,10 @@ def _password_login(request: HttpRequest, form: PasswordLoginForm) -> HttpRespon
         return None
     user = authenticate(request, username=identifier, password=form.cleaned_data["password"])
     if user is None:
-        note_failure(identifier, ip)
+        record_login_failure(request, identifier, "password")
         form.add_error(None, _("登录名或密码错误。"))
         return None
-    return _finish_login(request, user, identifier)
+    return _finish_login(request, user, identifier, "password")
 
 
 @sensitive_post_parameters("password", "code")
