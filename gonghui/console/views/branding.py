@@ -3,7 +3,7 @@
 The preview copies the look of the union's home page header in the portal (the
 ``.hero`` of portal.css) under its own class names, so the console shows what members
 will see without loading the portal's stylesheet or views. The colour arithmetic is the
-portal's own (``portal.branding.theme_for``), so preview and portal cannot disagree.
+portal's own (``orgs.branding.theme_for``), so preview and portal cannot disagree.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from gonghui.core.errors import DomainError
 from gonghui.orgs import actions
 from gonghui.orgs.actions import BRANDING_MAX_BYTES
 from gonghui.orgs.models import Org
-from gonghui.portal.branding import monogram, theme_for
+from gonghui.orgs.branding import monogram, theme_for
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 

@@ -15,7 +15,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from gonghui.orgs.models import Notice, Org, OrgStatus
-from gonghui.portal.branding import monogram, theme_for
+from gonghui.orgs.branding import monogram, theme_for
 from gonghui.portal.views.common import member_of, page
 
 NOTICES_ON_HOME = 8
