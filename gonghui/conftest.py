@@ -12,11 +12,14 @@ Personas (healthchecks-style), each with a TOTP device so they can use the conso
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -30,6 +33,36 @@ from gonghui.orgs import actions as org_actions
 from gonghui.orgs.models import Org, OrgLevel
 
 _seq = itertools.count(1)
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the browser
+# tests make (reading TOTP keys and the SMS outbox, checking audit rows) are still plain synchronous calls.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Login throttling counts failures in the cache: one test's failures must not lock out the next.
+    cache.clear()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed")
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+        ],
+    }
 
 
 def new_id_number(region: str = "440106", birth: date = date(1990, 1, 1)) -> str:

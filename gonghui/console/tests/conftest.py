@@ -1,49 +1,14 @@
-"""Console test fixtures, and Playwright pointed at Debian's Chromium for the browser tests."""
+"""Console test fixtures (the browser set-up is in gonghui/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any
-
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from gonghui.conftest import Tree, console_client, make_cadre, make_member
 from gonghui.core.access import RoleKind
 from gonghui.core.models import User
 from gonghui.members.models import Member
-
-# Playwright's sync API runs an event loop in the test thread; the ORM calls the browser
-# tests make (reading TOTP keys, checking audit rows) are still plain synchronous calls.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    # Login throttling counts failures in the cache: one test's failures must not lock out the next.
-    cache.clear()
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is not installed")
-    return {
-        **browser_type_launch_args,
-        "executable_path": str(CHROMIUM),
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-        ],
-    }
 
 
 @pytest.fixture
