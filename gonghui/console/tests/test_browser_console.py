@@ -164,6 +164,14 @@ def test_cadre_signs_in_browses_finds_reveals_and_meets_404(
     expect(page.get_by_role("heading", name="页面不存在")).to_be_visible()
     expect(page.locator("body")).not_to_contain_text("李南山")
     shot(page, f"404-{width}")
+
+    # --- and the API, with the same browser session: 404 with a JSON code, own data 200 ---
+    api = context.request
+    other = api.get(f"{live_server.url}/api/v1/members/{people['nanshan'].pk}")
+    assert other.status == 404 and other.json()["code"] == "NOT_FOUND"
+    assert "李南山" not in other.text()
+    own = api.get(f"{live_server.url}/api/v1/members/{people['target'].pk}")
+    assert own.status == 200 and own.json()["id"] == people["target"].pk
     context.close()
 
 
