@@ -25,8 +25,8 @@ from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
 from gonghui.orgs import actions
 from gonghui.orgs.actions import BRANDING_MAX_BYTES
-from gonghui.orgs.models import Org
 from gonghui.orgs.branding import monogram, theme_for
+from gonghui.orgs.models import Org
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 

@@ -14,8 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 
-from gonghui.orgs.models import Notice, Org, OrgStatus
 from gonghui.orgs.branding import monogram, theme_for
+from gonghui.orgs.models import Notice, Org, OrgStatus
 from gonghui.portal.views.common import member_of, page
 
 NOTICES_ON_HOME = 8
