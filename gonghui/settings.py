@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "gonghui.core",
     "gonghui.orgs",
     "gonghui.members",
+    "gonghui.inbox",
     "gonghui.console",
     "gonghui.portal",
     "gonghui.api",
@@ -237,6 +238,18 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
 
 # Member card numbers: a configurable prefix per province deployment.
 MEMBER_CARD_PREFIX = env_str("MEMBER_CARD_PREFIX", "GH44") or ""
+# Per-province overrides, "44:GH44,51:GH51": a union's region code picks its prefix.
+MEMBER_CARD_PREFIXES = dict(item.split(":", 1) for item in env_list("MEMBER_CARD_PREFIXES") if ":" in item)
+# Seconds an e-member card QR token stays valid (the card page refreshes it while open).
+MEMBER_CARD_TOKEN_TTL_SECONDS = env_int("MEMBER_CARD_TOKEN_TTL_SECONDS", 60)
+
+# Membership rules that vary by province (DOMAIN.md "Members").
+# Days the outgoing union has to release a transfer before it escalates to the common parent.
+TRANSFER_RELEASE_DAYS = env_int("TRANSFER_RELEASE_DAYS", 15)
+# Months without dues or activity after which a member is flagged for review (never removed).
+INACTIVE_REVIEW_MONTHS = env_int("INACTIVE_REVIEW_MONTHS", 6)
+# Whether retained members (retired, unemployed) keep a vote; the statute says no.
+RETAINED_MEMBERS_VOTE = env_bool("RETAINED_MEMBERS_VOTE", False)
 
 LOGGING = {
     "version": 1,

@@ -17,7 +17,8 @@ from gonghui.core.access import Perm, require
 from gonghui.core.errors import Conflict, InvalidValue
 from gonghui.core.mobiles import normalize_mobile
 from gonghui.core.text import pinyin_keys
-from gonghui.members.models import Member, MemberStatus, RetainReason
+from gonghui.members.history import record_event
+from gonghui.members.models import EventKind, Member, MemberStatus, RetainReason
 from gonghui.orgs.models import Org
 
 ID_DOMAIN = "id"
@@ -124,6 +125,7 @@ def create_member(*, actor: Any, org: Org, data: MemberInput) -> Member:
             member.save()
     except IntegrityError as exc:
         raise Conflict("MEMBER_EXISTS", "该身份证号已是会员。") from exc
+    record_event(member, EventKind.JOINED, actor=actor, on_date=member.join_date, note="工会录入")
     audit.record("member.create", actor=actor, obj=member, details={"fields": sorted(data.extra)})
     return member
 

@@ -30,6 +30,12 @@ class MemberStatus(models.TextChoices):
     LEFT = "left", _("已退会")
 
 
+class LeaveReason(models.TextChoices):
+    VOLUNTARY = "voluntary", _("自愿退会")
+    INACTIVE = "inactive", _("连续六个月未交会费、未参加活动")
+    EXPELLED = "expelled", _("开除会籍")
+
+
 class RetainReason(models.TextChoices):
     RETIRED = "retired", _("退休")
     UNEMPLOYED = "unemployed", _("失业")
@@ -131,6 +137,14 @@ class Member(models.Model):
     bank_account_masked = models.CharField(_("银行账号"), max_length=40, blank=True)
     bank_name = models.CharField(_("开户行"), max_length=100, blank=True)
     sensitive_consent_at = models.DateTimeField(_("敏感信息授权时间"), null=True, blank=True)
+    left_at = models.DateTimeField(_("退会时间"), null=True, blank=True)
+    leave_reason = models.CharField(_("退会原因"), max_length=16, choices=LeaveReason.choices, blank=True)
+    # Dues paid or an activity taken part in; drives the inactivity review flag.
+    last_active_at = models.DateTimeField(_("最近活跃时间"), null=True, blank=True)
+    inactive_flagged_at = models.DateTimeField(_("长期未活跃标记时间"), null=True, blank=True)
+    # Set when personal data was erased on a lawful request: the record stays as an
+    # anonymised shell (status, union, join date, gender, birth year) for statistics.
+    erased_at = models.DateTimeField(_("个人信息删除时间"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -157,6 +171,13 @@ class Member(models.Model):
         return f"{self.name}（{self.id_number_masked}）"
 
     @property
+    def has_vote(self) -> bool:
+        """Voting rights: active members; retained ones only where the province allows it."""
+        if self.status == MemberStatus.ACTIVE:
+            return True
+        return self.status == MemberStatus.RETAINED and settings.RETAINED_MEMBERS_VOTE
+
+    @property
     def mobile_masked(self) -> str:
         return pii.mask_mobile(self.mobile) if self.mobile else ""
 
@@ -166,3 +187,194 @@ class Member(models.Model):
 
     def reveal_bank_account(self) -> str:
         return pii.decrypt(self.bank_account_enc) if self.bank_account_enc else ""
+
+
+class CardSequence(models.Model):
+    """The last serial issued under a card-number prefix (allocated under a row lock)."""
+
+    prefix = models.CharField(max_length=16, primary_key=True)
+    last = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}:{self.last}"
+
+
+class ApplicationStatus(models.TextChoices):
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", _("已通过")
+    REJECTED = "rejected", _("未通过")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+class Application(models.Model):
+    """An online application to join a union (网上入会), decided by its cadres.
+
+    The ID number is protected as on Member; at most one pending application per person
+    (a partial unique constraint on the blind index).
+    """
+
+    org = models.ForeignKey(
+        Org, verbose_name=_("申请加入的工会"), on_delete=models.PROTECT, related_name="applications"
+    )
+    org_path = models.CharField(max_length=255)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="member_applications")
+    name = models.CharField(_("姓名"), max_length=64)
+    id_number_enc = models.BinaryField(_("身份证号(密文)"))
+    id_number_bidx = models.CharField(max_length=64, db_index=True)
+    id_number_masked = models.CharField(_("身份证号"), max_length=18)
+    gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices)
+    birth_year = models.PositiveSmallIntegerField(_("出生年份"))
+    mobile = models.CharField(_("手机号"), max_length=11)
+    workplace = models.CharField(_("工作单位"), max_length=200, blank=True)
+    employment_status = models.CharField(
+        _("就业状态"), max_length=16, choices=EmploymentStatus.choices, default=EmploymentStatus.EMPLOYED
+    )
+    new_employment_group = models.CharField(
+        _("新就业形态群体"), max_length=20, choices=NewEmploymentGroup.choices, blank=True
+    )
+    # PIPL: separate consent for sensitive personal data, with the text version agreed to.
+    sensitive_consent_at = models.DateTimeField(_("敏感信息授权时间"))
+    consent_version = models.CharField(_("授权书版本"), max_length=20)
+    status = models.CharField(
+        _("状态"), max_length=16, choices=ApplicationStatus.choices, default=ApplicationStatus.PENDING
+    )
+    reject_reason = models.CharField(_("不予通过的原因"), max_length=500, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.PROTECT, related_name="applications")
+    created_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+
+    scope_path_field: ClassVar[str] = "org_path"
+
+    class Meta:
+        verbose_name = _("入会申请")
+        verbose_name_plural = _("入会申请")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["id_number_bidx"],
+                condition=models.Q(status="pending"),
+                name="application_one_pending_per_person",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["org", "status", "created_at"], name="application_queue_idx"),
+            models.Index(fields=["org_path"], name="application_path_idx", opclasses=["varchar_pattern_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.id_number_masked}）→ {self.org_id}"
+
+
+class TransferStatus(models.TextChoices):
+    REQUESTED = "requested", _("待转出工会同意")
+    RELEASED = "released", _("待转入工会接收")
+    ACCEPTED = "accepted", _("已完成")
+    DECLINED = "declined", _("转入工会不予接收")
+    CANCELLED = "cancelled", _("已取消")
+
+
+OPEN_TRANSFER_STATUSES = (TransferStatus.REQUESTED, TransferStatus.RELEASED)
+
+
+class TransferInitiator(models.TextChoices):
+    MEMBER = "member", _("会员本人")
+    CADRE = "cadre", _("工会干部")
+
+
+class Transfer(models.Model):
+    """Moving one membership between unions (转会): release, then accept or decline.
+
+    ``to_residence`` marks a transfer to the residence-area union because no receiving
+    union exists; the membership waits there. ``escalated_to`` is the common parent union
+    that took over the release when the outgoing union let it time out.
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="transfers")
+    from_org = models.ForeignKey(Org, verbose_name=_("转出工会"), on_delete=models.PROTECT, related_name="+")
+    from_path = models.CharField(max_length=255)
+    to_org = models.ForeignKey(Org, verbose_name=_("转入工会"), on_delete=models.PROTECT, related_name="+")
+    to_path = models.CharField(max_length=255)
+    to_residence = models.BooleanField(_("转入居住地工会暂存"), default=False)
+    escalated_to = models.ForeignKey(
+        Org, verbose_name=_("上级工会督办"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        _("状态"), max_length=16, choices=TransferStatus.choices, default=TransferStatus.REQUESTED
+    )
+    initiated_by = models.CharField(_("发起方"), max_length=8, choices=TransferInitiator.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("转会原因"), max_length=500, blank=True)
+    new_workplace = models.CharField(_("新工作单位"), max_length=200, blank=True)
+    decline_reason = models.CharField(_("不予接收的原因"), max_length=500, blank=True)
+    release_due_at = models.DateTimeField(_("转出办理期限"))
+    released_at = models.DateTimeField(_("转出时间"), null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("发起时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("转会")
+        verbose_name_plural = _("转会")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=models.Q(status__in=["requested", "released"]),
+                name="transfer_one_open_per_member",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["from_path"], name="transfer_from_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["to_path"], name="transfer_to_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["status", "release_due_at"], name="transfer_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.from_org_id} → {self.to_org_id} ({self.status})"
+
+
+class EventKind(models.TextChoices):
+    JOINED = "joined", _("入会")
+    TRANSFERRED = "transferred", _("转会")
+    RETAINED = "retained", _("保留会籍")
+    RESTORED = "restored", _("恢复正常会籍")
+    LEFT = "left", _("退会")
+    REJOINED = "rejoined", _("重新入会")
+    FLAGGED_INACTIVE = "flagged_inactive", _("长期未活跃待核查")
+    ERASED = "erased", _("个人信息已删除")
+
+
+class MembershipEvent(models.Model):
+    """One step in a membership's history, append-only: which union, when, what happened.
+
+    The unions a member belonged to are the ``org`` of the events in order; a transfer
+    event also names ``from_org``.
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(_("事项"), max_length=20, choices=EventKind.choices)
+    org = models.ForeignKey(Org, verbose_name=_("所在工会"), on_delete=models.PROTECT, related_name="+")
+    from_org = models.ForeignKey(
+        Org, verbose_name=_("原工会"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    on_date = models.DateField(_("日期"))
+    note = models.CharField(_("说明"), max_length=500, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("会籍记录")
+        verbose_name_plural = _("会籍记录")
+        ordering = ("on_date", "id")
+        indexes = [models.Index(fields=["member", "on_date", "id"], name="membership_event_member_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.kind} {self.on_date}"

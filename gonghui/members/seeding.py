@@ -52,6 +52,7 @@ from gonghui.core.models import User
 from gonghui.core.text import pinyin_keys
 from gonghui.members import actions as member_actions
 from gonghui.members.models import (
+    CardSequence,
     Education,
     EmploymentStatus,
     HouseholdType,
@@ -1179,6 +1180,9 @@ def seed(
         written = 1 + _write_members(factory, ids, batch, progress, tree.bulk_members)
         member_seconds = time.perf_counter() - member_started
         _create_demo_accounts(tree, seed, ids, demo_member)
+        # Online approvals continue the card serials after the seeded ones.
+        last_serial = next(factory.card_serial) - 1
+        CardSequence.objects.update_or_create(prefix=factory.prefix, defaults={"last": last_serial})
         result = SeedResult(
             seed=seed,
             orgs=len(tree.orgs),

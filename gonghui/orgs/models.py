@@ -123,6 +123,9 @@ class Org(MP_Node):
     logo = models.ImageField(_("标志"), upload_to="orgs/logo/", blank=True)
     banner = models.ImageField(_("横幅"), upload_to="orgs/banner/", blank=True)
     theme_color = models.CharField(_("主题色"), max_length=7, default="#c8161d")
+    # A pool union (新就业形态兜底工会) takes couriers, riders, drivers… who have no
+    # workplace union; the finder offers the nearest one by region.
+    is_pool_union = models.BooleanField(_("新就业形态兜底工会"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

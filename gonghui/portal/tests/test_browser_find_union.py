@@ -1,0 +1,53 @@
+"""一键找到工会 in a real phone-sized browser: type pinyin initials, open the union."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Browser, expect
+
+from gonghui.conftest import Tree
+from gonghui.orgs import actions as org_actions
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+
+
+def test_worker_finds_union_by_pinyin_initials_on_a_phone(live_server: Any, browser: Browser, tree: Tree) -> None:
+    org_actions.update_org(actor=None, org=tree.tianhe_union, values={"address": "广州市天河区建中路 6 号"})
+    context = browser.new_context(viewport=PHONE, locale="zh-CN")  # type: ignore[arg-type]
+    page = context.new_page()
+    page.goto(f"{live_server.url}/")
+    page.get_by_role("link", name="找工会").click()
+    expect(page.get_by_role("heading", name="一键找到工会")).to_be_visible()
+
+    page.get_by_label("搜索工会").press_sequentially("gzthrjy", delay=40)
+    result = page.locator(".find-card", has_text="广州天河软件园有限公司工会")
+    expect(result).to_be_visible()
+    expect(result).to_contain_text("基层工会")
+    expect(result).to_contain_text("上级：天河区石牌街道总工会")
+    assert "q=gzthrjy" in page.url  # the live search is shareable and survives a reload
+
+    # The cascade: pick Guangdong → Guangzhou → Tianhe, and the no-union panel offers help.
+    page.get_by_label("省份").select_option("440000")
+    page.get_by_label("城市").select_option("440100")
+    page.get_by_label("区县").select_option("440106")
+    panel = page.locator(".find-none")
+    expect(panel.locator(".find-card").first).to_contain_text("天河区石牌街道总工会")
+    expect(panel).to_contain_text("一次入会、动态接转")
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": PHONE["width"], "height": max(height, PHONE["height"])})
+    page.screenshot(path=str(SHOTS / "portal-find-phone.png"))
+    page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+
+    result.click()
+    expect(page.get_by_role("heading", name="广州天河软件园有限公司工会")).to_be_visible()
+    assert page.url.endswith(f"/u/{tree.tianhe_union.pk}/")
+    context.close()
