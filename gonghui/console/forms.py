@@ -228,6 +228,11 @@ class OrgForm(ConsoleForm):
         empty_label=_("（无）"),
         help_text=_("第二上级，只用于统计，不改变管辖关系。"),
     )
+    is_pool_union = forms.BooleanField(
+        label=_("新就业形态兜底工会"),
+        required=False,
+        help_text=_("接收没有单位工会的快递员、外卖骑手、网约车司机、货车司机等入会；“一键找工会”会向他们推荐。"),
+    )
     intro = forms.CharField(label=_("简介"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
     theme_color = forms.RegexField(
         label=_("主题色"),
@@ -240,7 +245,7 @@ class OrgForm(ConsoleForm):
     fieldsets: tuple[tuple[Any, tuple[str, ...]], ...] = (
         (_("基本信息"), ("name", "short_name", "uscc", "chair_name")),
         (_("所在单位"), ("unit_name", "unit_uscc", "unit_type", "industry", "employee_count", "declared_member_count")),
-        (_("地址与区划"), ("region_code", "address")),
+        (_("地址与区划"), ("region_code", "address", "is_pool_union")),
         (_("批准与任期"), ("founded_on", "approval_date", "approval_doc_no", "term_start", "term_end")),
         (_("门户展示"), ("industry_parent", "intro", "theme_color")),
     )

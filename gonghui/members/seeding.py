@@ -657,6 +657,17 @@ def build_tree(members: int, seed: int = DEFAULT_SEED, city: str | None = None) 
         )
     if tianhe is None or nanshan is None or guangzhou is None:
         raise RuntimeError("python-stdnum's cn/loc lacks Guangzhou, Tianhe or Nanshan")
+    # Guangzhou's pool union for couriers, riders and drivers without a workplace union
+    # (新就业形态劳动者工会联合会): the finder offers it to new-employment-form workers.
+    b.add(
+        guangzhou,
+        OrgLevel.FEDERATION,
+        "广州市新就业形态劳动者工会联合会",
+        guangzhou.region_code,
+        address=b.address("广东省广州市"),
+        is_pool_union=True,
+        **b.administration("市", guangzhou.region_code, "", earliest=2018),
+    )
 
     grassroots = [o for o in b.orgs if o.level == OrgLevel.GRASSROOTS]
     in_tianhe = [o for o in grassroots if o.path.startswith(tianhe.path)]

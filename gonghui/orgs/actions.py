@@ -45,6 +45,7 @@ EDITABLE_FIELDS = (
     "intro",
     "theme_color",
     "industry_parent",
+    "is_pool_union",
 )
 
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from gonghui.orgs.models import Org, OrgStatus
+from gonghui.orgs.models import Org, OrgLevel, OrgStatus
 
 # A name entry closed by an end year (``[-2010]…`` or ``[1983-2005]…``) is abolished.
 _ENDED = re.compile(r"^\[\d*-\d{4}\]")
@@ -21,6 +21,9 @@ class Region:
     code: str
     name: str
     children: list[Region] = field(default_factory=list)
+    # Street (township) unions of a district: (org id, name). Streets are unions, not
+    # region codes, so the finder narrows to a street union's subtree.
+    streets: list[tuple[int, str]] = field(default_factory=list)
 
 
 @cache
@@ -86,6 +89,15 @@ def union_regions() -> list[Region]:
         .distinct()
     )
     known = _current_names()
+    streets: dict[str, list[tuple[int, str]]] = {}
+    street_rows = (
+        Org.objects.filter(status=OrgStatus.ACTIVE, level=OrgLevel.STREET)
+        .exclude(region_code="")
+        .order_by("name", "pk")
+        .values_list("region_code", "pk", "name")
+    )
+    for region_code, pk, name in street_rows:
+        streets.setdefault(region_code, []).append((pk, name))
     provinces: dict[str, Region] = {}
     cities: dict[str, Region] = {}
     for code in sorted(codes):
@@ -101,10 +113,18 @@ def union_regions() -> list[Region]:
             city = cities[city_code] = Region(city_code, _label(city_code))
             province.children.append(city)
         if level_of(code) == "district":
-            city.children.append(Region(code, _label(code)))
+            city.children.append(Region(code, _label(code), streets=streets.get(code, [])))
     return sorted(provinces.values(), key=lambda r: r.code)
 
 
 def as_options(regions: list[Region]) -> list[dict[str, object]]:
     """The nested regions as plain data for ``json_script`` (the cascading selects)."""
-    return [{"code": r.code, "name": r.name, "children": as_options(r.children)} for r in regions]
+    return [
+        {
+            "code": r.code,
+            "name": r.name,
+            "children": as_options(r.children),
+            "streets": [{"code": str(pk), "name": name} for pk, name in r.streets],
+        }
+        for r in regions
+    ]

@@ -35,17 +35,20 @@ FINDER_LEVELS = (OrgLevel.GRASSROOTS, OrgLevel.STREET, OrgLevel.DISTRICT, OrgLev
 FINDER_PAGE = 30
 
 
-def find_unions(q: str, region_code: str | None) -> QuerySet[Org]:
+def find_unions(q: str, region_code: str | None, within: Org | None = None) -> QuerySet[Org]:
     """The public "find my union" search: at most ``FINDER_PAGE`` active unions.
 
     ``q`` is matched against the union name, the unit name, the unit's USCC (exact) and
     the name's pinyin or initials; ``region_code`` narrows to a province, city or district
-    by code prefix. With neither, nothing is listed: the finder is not a directory dump.
+    by code prefix, ``within`` to one street union's subtree. With none of them, nothing is
+    listed: the finder is not a directory dump.
     """
     q = q.strip()
     qs: QuerySet[Org] = Org.objects.filter(status=OrgStatus.ACTIVE, level__in=FINDER_LEVELS)
-    if not q and not region_code:
+    if not q and not region_code and within is None:
         return qs.none()
+    if within is not None:
+        qs = qs.filter(path__startswith=within.path)
     if region_code:
         qs = qs.filter(region_code__startswith=region_prefix(region_code))
     if q:
@@ -74,6 +77,18 @@ def suggest_for_region(region_code: str) -> list[Org]:
         .annotate(level_rank=street_first)
         .order_by("level_rank", "name", "pk")
     )
+
+
+def pool_unions_near(region_code: str | None, limit: int = 5) -> list[Org]:
+    """Pool unions for new-employment-form workers, nearest first: same district, then city,
+    then province (by region-code prefix), then anywhere on the platform."""
+    pools = Org.objects.filter(status=OrgStatus.ACTIVE, is_pool_union=True)
+    if region_code:
+        for cut in (6, 4, 2):
+            found = list(pools.filter(region_code__startswith=region_code[:cut]).order_by("-depth", "name")[:limit])
+            if found:
+                return found
+    return list(pools.order_by("depth", "name")[:limit])
 
 
 def parents_of(orgs: list[Org]) -> dict[int, Org]:

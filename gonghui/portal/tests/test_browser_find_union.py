@@ -9,12 +9,13 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Browser, expect
 
-from gonghui.conftest import Tree
+from gonghui.conftest import Tree, make_org
 from gonghui.orgs import actions as org_actions
+from gonghui.orgs.models import OrgLevel
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+SHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 
 
@@ -40,11 +41,19 @@ def test_worker_finds_union_by_pinyin_initials_on_a_phone(live_server: Any, brow
     panel = page.locator(".find-none")
     expect(panel.locator(".find-card").first).to_contain_text("天河区石牌街道总工会")
     expect(panel).to_contain_text("一次入会、动态接转")
+    page.get_by_label("街道（乡镇）").select_option(str(tree.tianhe_street.pk))
+    expect(result).to_be_visible()
+
+    # A delivery rider is offered the city's pool union.
+    pool = make_org(tree.guangzhou, OrgLevel.FEDERATION, "广州市新就业形态劳动者工会联合会", region_code="440100")
+    org_actions.update_org(actor=None, org=pool, values={"is_pool_union": True})
+    page.get_by_label("新就业形态劳动者").select_option("food_delivery")
+    expect(page.locator(".find-pool")).to_contain_text("广州市新就业形态劳动者工会联合会")
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     height = page.evaluate("document.documentElement.scrollHeight")
     page.set_viewport_size({"width": PHONE["width"], "height": max(height, PHONE["height"])})
-    page.screenshot(path=str(SHOTS / "portal-find-phone.png"))
+    page.screenshot(path=str(SHOTS / "portal-find-union.png"))
     page.set_viewport_size(PHONE)  # type: ignore[arg-type]
 
     result.click()

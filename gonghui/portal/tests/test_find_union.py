@@ -130,3 +130,42 @@ def test_query_count_is_bounded(tree: Tree, django_assert_max_num_queries: objec
     with django_assert_max_num_queries(5):  # type: ignore[operator]
         response = client.get(URL, {"q": "天河", "province": "440000", "city": "440100", "district": "440106"})
     assert response.content.decode().count('class="find-item"') == 30 + 2  # page + 2 suggestions
+
+
+def test_street_narrows_to_that_street_unions_subtree(tree: Tree, client: Client) -> None:
+    other_street = make_org(tree.tianhe, OrgLevel.STREET, "天河区猎德街道总工会", region_code="440106")
+    make_org(other_street, OrgLevel.GRASSROOTS, "广州猎德食品有限公司工会", region_code="440106")
+    assert [o.name for o in find_unions("有限公司", "440106", within=other_street)] == ["广州猎德食品有限公司工会"]
+    page = client.get(URL, {"district": "440106", "street": other_street.pk, "q": "有限公司"}).content.decode()
+    assert "广州猎德食品有限公司工会" in page
+    assert "广州天河软件园有限公司工会" not in page
+    # The street picker lists the district's street unions.
+    assert f'<option value="{other_street.pk}" selected>' in page
+    assert f'<option value="{tree.tianhe_street.pk}">' in page
+
+
+def test_street_of_another_district_is_ignored(tree: Tree, client: Client) -> None:
+    page = client.get(URL, {"district": "440106", "street": tree.nanshan_street.pk, "q": "有限公司"}).content.decode()
+    # A street union outside the chosen district does not narrow (nor leak) anything.
+    assert "广州天河软件园有限公司工会" in page
+    assert "深圳南山科技有限公司工会" not in page
+
+
+def test_new_employment_worker_is_offered_the_nearest_pool_union(tree: Tree, client: Client) -> None:
+    city_pool = make_org(tree.guangzhou, OrgLevel.FEDERATION, "广州市新就业形态劳动者工会联合会", region_code="440100")
+    org_actions.update_org(actor=None, org=city_pool, values={"is_pool_union": True})
+    sz_pool = make_org(tree.shenzhen, OrgLevel.FEDERATION, "深圳市快递行业工会联合会", region_code="440300")
+    org_actions.update_org(actor=None, org=sz_pool, values={"is_pool_union": True})
+
+    page = client.get(URL, {"district": "440106", "group": "food_delivery"}).content.decode()
+    assert "网约送餐员可以加入的工会" in page
+    assert "广州市新就业形态劳动者工会联合会" in page
+    assert "深圳市快递行业工会联合会" not in page
+    # Workers with a fixed employer are not shown the pool section.
+    assert "兜底工会" not in client.get(URL, {"district": "440106"}).content.decode()
+
+
+def test_without_any_pool_union_the_worker_is_pointed_to_the_street(tree: Tree, client: Client) -> None:
+    page = client.get(URL, {"district": "440106", "group": "courier"}).content.decode()
+    assert "暂未登记新就业形态兜底工会" in page
+    assert "天河区石牌街道总工会" in page

@@ -8,12 +8,17 @@
     var province = document.getElementById("find-province");
     var city = document.getElementById("find-city");
     var district = document.getElementById("find-district");
-    if (!data || !province || !city || !district) return;
+    var street = document.getElementById("find-street");
+    if (!data || !province || !city || !district || !street) return;
     var tree = JSON.parse(data.textContent);
 
     function childrenOf(list, code) {
       for (var i = 0; i < list.length; i++) if (list[i].code === code) return list[i].children;
       return [];
+    }
+    function find(list, code) {
+      for (var i = 0; i < list.length; i++) if (list[i].code === code) return list[i];
+      return null;
     }
     function fill(select, items) {
       select.length = 1; // keep the "全部…" option
@@ -26,9 +31,15 @@
     province.addEventListener("change", function () {
       fill(city, childrenOf(tree, province.value));
       fill(district, []);
+      fill(street, []);
     });
     city.addEventListener("change", function () {
       fill(district, childrenOf(childrenOf(tree, province.value), city.value));
+      fill(street, []);
+    });
+    district.addEventListener("change", function () {
+      var d = find(childrenOf(childrenOf(tree, province.value), city.value), district.value);
+      fill(street, d ? d.streets : []);
     });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
