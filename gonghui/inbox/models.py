@@ -27,6 +27,16 @@ class BroadcastStatus(models.TextChoices):
     FAILED = "failed", _("发送失败")
 
 
+class SmsState(models.TextChoices):
+    """A broadcast message's text message, claimed before it is sent (at most once)."""
+
+    NONE = "", _("不发短信")
+    PENDING = "pending", _("待发送")
+    SENDING = "sending", _("发送中")
+    SENT = "sent", _("已发送")
+    FAILED = "failed", _("发送失败")
+
+
 class Broadcast(models.Model):
     """A union sending one message to its whole subtree or a filtered part of it.
 
@@ -48,13 +58,21 @@ class Broadcast(models.Model):
     total = models.PositiveIntegerField(_("应发人数"), default=0)
     sent = models.PositiveIntegerField(_("已发人数"), default=0)
     cursor = models.BigIntegerField(default=0)
+    sms_sent = models.PositiveIntegerField(_("短信已发"), default=0)
+    sms_failed = models.PositiveIntegerField(_("短信失败"), default=0)
     error = models.CharField(max_length=500, blank=True)
+    # The django-tasks result id of the last enqueued delivery, and the time the worker
+    # last committed a batch: ``inbox.actions.resume_stale_broadcasts`` re-enqueues a
+    # broadcast whose task is not waiting in the queue and whose heartbeat went quiet.
+    task_id = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     scope_path_field: ClassVar[str] = "org_path"
+    org_path_copies: ClassVar[tuple[str, ...]] = ("org_path",)
 
     class Meta:
         verbose_name = _("群发消息")
@@ -66,25 +84,49 @@ class Broadcast(models.Model):
 
     @property
     def percent(self) -> int:
-        return 100 if not self.total else min(100, self.sent * 100 // self.total)
+        if not self.total:
+            return 100 if self.status == BroadcastStatus.DONE else 0
+        return min(100, self.sent * 100 // self.total)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (BroadcastStatus.QUEUED, BroadcastStatus.RUNNING)
 
 
 class Message(models.Model):
     """One message in one member's inbox — or, before there is a member record (an
-    applicant), in one user account's inbox. Exactly one of the two is set."""
+    applicant), in one user account's inbox. Exactly one of the two is set.
 
-    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
+    A broadcast's copies leave ``body`` empty: the text is stored once on the Broadcast
+    (a million copies of a long notice would otherwise be gigabytes); read ``text``.
+    """
+
+    # No single-column FK indexes: every lookup these FKs need is served by a composite or
+    # unique index below, and a broadcast inserts a million rows at a time — each spare
+    # index costs insert throughput (docs/PERFORMANCE.md, "Broadcast delivery").
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,
     )
     kind = models.CharField(_("类型"), max_length=16, choices=MessageKind.choices)
     title = models.CharField(_("标题"), max_length=200)
     body = models.TextField(_("内容"), blank=True)
     link = models.CharField(_("链接"), max_length=300, blank=True)
-    sender = models.ForeignKey(Org, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    broadcast = models.ForeignKey(Broadcast, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
+    # Unions are closed, never deleted, so SET_NULL never has to find rows by sender.
+    sender = models.ForeignKey(Org, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+    broadcast = models.ForeignKey(
+        Broadcast, null=True, blank=True, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     created_at = models.DateTimeField(_("时间"), auto_now_add=True)
     read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
+    sms_state = models.CharField(_("短信状态"), max_length=8, choices=SmsState.choices, blank=True, default="")
 
     class Meta:
         verbose_name = _("消息")
@@ -100,9 +142,34 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["member", "-created_at", "-id"], name="message_member_idx"),
-            models.Index(fields=["user", "-created_at", "-id"], name="message_user_idx"),
+            # Account messages are the few sent before a member record exists: the user
+            # indexes skip the million rows whose user is NULL.
+            models.Index(
+                fields=["user", "-created_at", "-id"],
+                condition=models.Q(user__isnull=False),
+                name="message_user_idx",
+            ),
             models.Index(fields=["member"], condition=models.Q(read_at__isnull=True), name="message_unread_idx"),
+            models.Index(
+                fields=["user"],
+                condition=models.Q(read_at__isnull=True, user__isnull=False),
+                name="message_user_unread_idx",
+            ),
+            models.Index(
+                fields=["broadcast", "member"], condition=models.Q(sms_state="pending"), name="message_sms_pending_idx"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def text(self) -> str:
+        """The body, from the broadcast when this is one of its copies."""
+        if self.body or self.broadcast_id is None:
+            return self.body
+        return self.broadcast.body if self.broadcast is not None else ""
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

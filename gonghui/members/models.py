@@ -149,6 +149,7 @@ class Member(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     scope_path_field: ClassVar[str] = "org_path"
+    org_path_copies: ClassVar[tuple[str, ...]] = ("org_path",)
 
     class Meta:
         verbose_name = _("会员")
@@ -247,6 +248,7 @@ class Application(models.Model):
     created_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
 
     scope_path_field: ClassVar[str] = "org_path"
+    org_path_copies: ClassVar[tuple[str, ...]] = ("org_path",)
 
     class Meta:
         verbose_name = _("入会申请")
@@ -318,6 +320,8 @@ class Transfer(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(_("发起时间"), auto_now_add=True)
+
+    org_path_copies: ClassVar[tuple[str, ...]] = ("from_path", "to_path")
 
     class Meta:
         verbose_name = _("转会")

@@ -12,6 +12,7 @@ import re
 from datetime import date
 from typing import Any
 
+from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat, Substr
@@ -173,12 +174,29 @@ def _lock_subtree(org: Org) -> None:
     )
 
 
+def _rewrite_path_copies(old_path: str, new_path: str) -> int:
+    """Rewrite every stored copy of a path under ``old_path`` to sit under ``new_path``.
+
+    Models declare their copies as ``org_path_copies = ("org_path", …)``; orgs does not
+    import the domains that keep them (they depend on orgs, not the other way round).
+    """
+    rewritten = 0
+    for model in apps.get_models():
+        for field_name in getattr(model, "org_path_copies", ()):
+            rewritten += model._default_manager.filter(**{f"{field_name}__startswith": old_path}).update(
+                **{field_name: Concat(Value(new_path), Substr(F(field_name), len(old_path) + 1))}
+            )
+    return rewritten
+
+
 @transaction.atomic
 def move_subtree(*, actor: Any, org: Org, new_parent: Org) -> Org:
     """Move ``org`` and everything under it below ``new_parent``.
 
-    Members keep a copy of their org's path (``Member.org_path``); it is rewritten here
-    in the same transaction, with one UPDATE, so scoping never sees a half-moved tree.
+    Members, applications, transfers, broadcasts and audit events keep a copy of their
+    org's path (the fields each model lists in ``org_path_copies``); they are rewritten
+    here in the same transaction, one UPDATE per field, so scoping never sees a
+    half-moved tree.
     """
     _lock_tree()
     org = Org.objects.get(pk=org.pk)
@@ -194,12 +212,7 @@ def move_subtree(*, actor: Any, org: Org, new_parent: Org) -> Org:
     Org.objects.move(org, new_parent, pos="last-child")
     org.refresh_from_db()
     new_path = org.path
-    from gonghui.members.models import Member  # members depends on orgs; import late
-
-    prefix_len = len(old_path)
-    Member.objects.filter(org_path__startswith=old_path).update(
-        org_path=Concat(Value(new_path), Substr(F("org_path"), prefix_len + 1))
-    )
+    _rewrite_path_copies(old_path, new_path)
     audit.record(
         "org.move",
         actor=actor,

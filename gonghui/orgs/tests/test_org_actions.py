@@ -445,3 +445,23 @@ def test_two_unions_registering_one_uscc_at_once_get_a_clear_refusal(transaction
     assert refused[0].code == "ORG_USCC_TAKEN"
     assert Org.objects.filter(uscc=taken).count() == 1
     assert_tree_consistent()
+
+
+def test_move_rewrites_every_stored_path_copy(tree: Tree, bob: User) -> None:
+    """Transfers keep both unions' paths for scoping the inbox and outbox: a move of the
+    receiving union's subtree carries them along, as it does members' paths."""
+    from gonghui.members import transfers
+    from gonghui.members.models import TransferInitiator
+
+    member = make_member(tree.tianhe_union)
+    transfer = transfers.request_transfer(
+        actor=bob, member=member, to_org=tree.nanshan_union, initiated_by=TransferInitiator.CADRE
+    )
+    other_street = make_org(tree.nanshan, OrgLevel.STREET, "南山区蛇口街道总工会", region_code="440305")
+
+    actions.move_subtree(actor=None, org=tree.nanshan_union, new_parent=other_street)
+
+    transfer.refresh_from_db()
+    moved = Org.objects.get(pk=tree.nanshan_union.pk)
+    assert transfer.to_path == moved.path
+    assert transfer.from_path == tree.tianhe_union.path

@@ -39,12 +39,14 @@ def _children(regions: list[Region], code: str) -> list[Region]:
     return next((r.children for r in regions if r.code == code), [])
 
 
-def _chosen_street(request: HttpRequest, district: str) -> Org | None:
+def _chosen_street(request: HttpRequest, district: str | None) -> Org | None:
     """The street union picked, if it really is an active street union of ``district``."""
     raw = request.GET.get("street", "").strip()
     if not district or not raw.isdigit():
         return None
-    return Org.objects.filter(pk=int(raw), level=OrgLevel.STREET, status=OrgStatus.ACTIVE, region_code=district).first()
+    chosen = Org.objects.filter(pk=int(raw), level=OrgLevel.STREET, status=OrgStatus.ACTIVE, region_code=district)
+    street: Org | None = chosen.first()
+    return street
 
 
 def find_union(request: HttpRequest) -> HttpResponse:
