@@ -14,15 +14,12 @@ import binascii
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
-from ninja.security import APIKeyCookie
-from ninja.utils import check_csrf
 from pydantic import ConfigDict
 
-from gonghui.api.auth import current_user
-from gonghui.api.errors import AUTH_FAILURE_ATTR, ApiError, responses
+from gonghui.api.auth import AccountSessionAuth, current_user
+from gonghui.api.errors import ApiError, responses
 from gonghui.core import access, pii
 from gonghui.core.access import Perm
 from gonghui.core.models import User
@@ -37,28 +34,6 @@ from gonghui.members.models import (
 from gonghui.orgs.models import Org, OrgStatus
 
 MAX_LIMIT = 100
-
-
-class ApplicantSessionAuth(APIKeyCookie):
-    """Any logged-in account's session (an applicant need not be a cadre); CSRF on POST."""
-
-    param_name = settings.SESSION_COOKIE_NAME
-    openapi_description = (
-        "会员门户的登录会话（任何已登录账号）；需带 X-CSRFToken 请求头"
-        " / The portal login session of any account; send the X-CSRFToken header."
-    )
-
-    def _get_key(self, request: HttpRequest) -> str | None:
-        return request.COOKIES.get(self.param_name)
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        user = request.user
-        if not user.is_authenticated:
-            setattr(request, AUTH_FAILURE_ATTR, "AUTH_REQUIRED")
-            return None
-        if self.csrf and check_csrf(request) is not None:
-            raise ApiError(403, "CSRF_FAILED", "CSRF 校验失败：请刷新页面后重试，并在请求头中带上 X-CSRFToken。")
-        return user
 
 
 router = Router(tags=["入会申请 applications"])
@@ -158,7 +133,7 @@ def _get(request: HttpRequest, application_id: int, perm: Perm) -> Application:
 
 @router.post(
     "",
-    auth=ApplicantSessionAuth(),
+    auth=AccountSessionAuth(),
     response={201: ApplicationOut, **responses(400, 404, 409)},
     operation_id="apply_for_membership",
     summary="提交入会申请（申请人本人）",

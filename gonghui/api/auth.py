@@ -22,8 +22,8 @@ from gonghui.core.models import User
 from gonghui.orgs.models import Org
 
 
-class CadreSessionAuth(APIKeyCookie):
-    """The Django session of a cadre who has passed TOTP (django-otp's ``is_verified``).
+class AccountSessionAuth(APIKeyCookie):
+    """The Django session of any logged-in account (member, applicant, merchant, cadre).
 
     CSRF is checked for unsafe methods, as Ninja's ``SessionAuth`` does, but only once the
     session is known to belong to a qualifying user: a request that carries no usable
@@ -33,29 +33,44 @@ class CadreSessionAuth(APIKeyCookie):
 
     param_name = settings.SESSION_COOKIE_NAME
     openapi_description = (
-        "干部控制台的登录会话（需已通过动态口令二次验证）；非安全方法需带 X-CSRFToken 请求头"
-        " / The cadre console session cookie (second factor passed); unsafe methods need the"
-        " X-CSRFToken header."
+        "会员门户或干部控制台的登录会话；非安全方法需带 X-CSRFToken 请求头"
+        " / The portal or console session cookie; unsafe methods need the X-CSRFToken header."
     )
 
     def _get_key(self, request: HttpRequest) -> str | None:
         return request.COOKIES.get(self.param_name)
 
+    def refusal(self, user: Any) -> str | None:
+        """The error code that disqualifies this logged-in ``user``, or None."""
+        return None
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = request.user
-        if not user.is_authenticated:
-            setattr(request, AUTH_FAILURE_ATTR, "AUTH_REQUIRED")
-            return None
-        if not is_cadre(user):
-            setattr(request, AUTH_FAILURE_ATTR, "CADRE_REQUIRED")
-            return None
-        is_verified = getattr(user, "is_verified", None)
-        if not callable(is_verified) or not is_verified():
-            setattr(request, AUTH_FAILURE_ATTR, "OTP_REQUIRED")
+        failure = "AUTH_REQUIRED" if not user.is_authenticated else self.refusal(user)
+        if failure:
+            setattr(request, AUTH_FAILURE_ATTR, failure)
             return None
         if self.csrf and not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request) is not None:
             raise ApiError(403, "CSRF_FAILED", "CSRF 校验失败：请刷新页面后重试，并在请求头中带上 X-CSRFToken。")
         return user
+
+
+class CadreSessionAuth(AccountSessionAuth):
+    """The session of a cadre who has passed TOTP (django-otp's ``is_verified``)."""
+
+    openapi_description = (
+        "干部控制台的登录会话（需已通过动态口令二次验证）；非安全方法需带 X-CSRFToken 请求头"
+        " / The cadre console session cookie (second factor passed); unsafe methods need the"
+        " X-CSRFToken header."
+    )
+
+    def refusal(self, user: Any) -> str | None:
+        if not is_cadre(user):
+            return "CADRE_REQUIRED"
+        is_verified = getattr(user, "is_verified", None)
+        if not callable(is_verified) or not is_verified():
+            return "OTP_REQUIRED"
+        return None
 
 
 def current_user(request: HttpRequest) -> User:

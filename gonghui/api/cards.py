@@ -9,44 +9,18 @@ values (``members.card_tokens``), is rate-limited per verifier and audited.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
-from ninja.security import APIKeyCookie
-from ninja.utils import check_csrf
 
-from gonghui.api.errors import AUTH_FAILURE_ATTR, ApiError, responses
+from gonghui.api.auth import AccountSessionAuth
+from gonghui.api.errors import ApiError, responses
 from gonghui.core.models import User
 from gonghui.members import card_tokens, cards
 from gonghui.members.card_tokens import CardResult
 from gonghui.members.models import Member, MemberStatus
 
-
-class UserSessionAuth(APIKeyCookie):
-    """Any logged-in user's session (members, merchants, cadres); CSRF for unsafe methods."""
-
-    param_name = settings.SESSION_COOKIE_NAME
-    openapi_description = (
-        "登录会话（会员、合作商户或工会干部）；非安全方法需带 X-CSRFToken 请求头"
-        " / The login session of a member, partner merchant or cadre; unsafe methods need X-CSRFToken."
-    )
-
-    def _get_key(self, request: HttpRequest) -> str | None:
-        return request.COOKIES.get(self.param_name)
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        user = request.user
-        if not user.is_authenticated:
-            setattr(request, AUTH_FAILURE_ATTR, "AUTH_REQUIRED")
-            return None
-        if self.csrf and check_csrf(request) is not None:
-            raise ApiError(403, "CSRF_FAILED", "CSRF 校验失败：请刷新页面后重试，并在请求头中带上 X-CSRFToken。")
-        return user
-
-
-session_auth = UserSessionAuth()
+session_auth = AccountSessionAuth()
 router = Router(tags=["会员卡 cards"], auth=session_auth)
 me_router = Router(tags=["会员卡 cards"], auth=session_auth)
 
