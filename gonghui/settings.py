@@ -243,6 +243,11 @@ MEMBER_CARD_PREFIXES = dict(item.split(":", 1) for item in env_list("MEMBER_CARD
 # Seconds an e-member card QR token stays valid (the card page refreshes it while open).
 MEMBER_CARD_TOKEN_TTL_SECONDS = env_int("MEMBER_CARD_TOKEN_TTL_SECONDS", 60)
 
+# Subtree broadcasts (消息群发): members per delivery batch (one transaction each), and
+# seconds without a heartbeat after which resume_broadcasts restarts a delivery.
+BROADCAST_BATCH_SIZE = env_int("BROADCAST_BATCH_SIZE", 5000)
+BROADCAST_STALE_SECONDS = env_int("BROADCAST_STALE_SECONDS", 120)
+
 # Membership rules that vary by province (DOMAIN.md "Members").
 # Days the outgoing union has to release a transfer before it escalates to the common parent.
 TRANSFER_RELEASE_DAYS = env_int("TRANSFER_RELEASE_DAYS", 15)

@@ -3,6 +3,12 @@
 set -euo pipefail
 "$BIN/python" manage.py db_worker --queue-name default --interval 1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+# Periodic work, all idempotent: resume broadcasts whose worker died (at start, then every
+# two minutes) and the hourly membership housekeeping (overdue transfers, inactivity review).
+( while true; do "$BIN/python" manage.py resume_broadcasts >/dev/null || true; sleep 120; done ) &
+RESUME=$!
+( while sleep 3600; do "$BIN/python" manage.py membership_housekeeping || true; done ) &
+HOUSEKEEPING=$!
+trap 'kill $WORKER $RESUME $HOUSEKEEPING 2>/dev/null || true' EXIT INT TERM
 echo "Gonghui is serving on http://$HOST:$PORT/ (console: http://$HOST:$PORT/console/)"
 "$BIN/python" manage.py runserver "$HOST:$PORT" --noreload

@@ -13,7 +13,7 @@ from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 from ninja.renderers import JSONRenderer
 
-from gonghui.api import auth, errors, members, orgs
+from gonghui.api import applications, auth, cards, errors, members, messages, orgs, transfers
 
 DESCRIPTION = """\
 工会开放接口（第 1 版）。/ The Gonghui open API, version 1.
@@ -67,7 +67,15 @@ plaintext comes only from the reveal endpoint, which records an audit row each t
 TAGS = [
     {"name": "工会组织 orgs", "description": "工会组织树：列表、详情、下级、新建、修改、移动、撤销 / the union tree"},
     {"name": "会员 members", "description": "会员档案（脱敏）、新建、修改、查看明文 / member records, masked"},
+    {"name": "转会 transfers", "description": "转会：发起、同意转出、接收、不予接收、取消 / transfers between unions"},
+    {"name": "会籍 membership", "description": "保留会籍、恢复、退会、会籍记录 / retain, restore, leave, history"},
     {"name": "账号 account", "description": "当前调用者 / the caller"},
+    {
+        "name": "入会申请 applications",
+        "description": "网上入会：申请人提交，干部审批（通过发卡 / 驳回说明原因）/ joining online and its approval",
+    },
+    {"name": "消息 messages", "description": "我的消息、未读数；干部群发通知及进度 / inbox and broadcasts"},
+    {"name": "会员卡 cards", "description": "电子会员卡与二维码核验 / e-member card and its QR check"},
 ]
 
 
@@ -97,4 +105,11 @@ errors.install(api)
 
 api.add_router("/v1/orgs", orgs.router)
 api.add_router("/v1/members", members.router)
+api.add_router("/v1/members", transfers.member_router)
+api.add_router("/v1/transfers", transfers.router)
 api.add_router("/v1/me", auth.router)
+api.add_router("/v1/applications", applications.router)
+api.add_router("/v1/cards", cards.router)
+api.add_router("/v1/me/card", cards.me_router)
+api.add_router("/v1/me/messages", messages.me_router)
+api.add_router("/v1/broadcasts", messages.broadcast_router)

@@ -26,18 +26,43 @@ ACTION_LABELS = {
     "role.grant": _("授予角色"),
     "role.revoke": _("撤销角色"),
     "notice.publish": _("发布公告"),
+    "broadcast.send": _("群发通知"),
+    "broadcast.done": _("群发完成"),
+    "broadcast.resume": _("继续群发"),
     "member.create": _("新建会员"),
     "member.update": _("修改会员"),
     "member.pii_reveal": _("查看明文"),
     "member.retain_on_close": _("转入保留会籍"),
+    "member.retain": _("保留会籍"),
+    "member.restore": _("恢复正常会籍"),
+    "member.leave": _("退会"),
+    "member.transfer": _("转会"),
+    "member.flag_inactive": _("标记长期未活跃"),
+    "member.clear_inactive": _("长期未活跃核查完毕"),
+    "member.erase": _("删除个人信息"),
+    "transfer.request": _("申请转会"),
+    "transfer.release": _("同意转出"),
+    "transfer.accept": _("接收转入"),
+    "transfer.decline": _("不予接收"),
+    "transfer.cancel": _("取消转会"),
+    "transfer.escalate": _("转会超时督办"),
+    "application.submit": _("提交入会申请"),
+    "application.approve": _("通过入会申请"),
+    "application.reject": _("驳回入会申请"),
+    "application.withdraw": _("撤回入会申请"),
+    "account.register": _("注册账号"),
+    "member.claim": _("关联会员档案"),
 }
 
 OBJECT_TYPES = {
     "orgs.org": _("工会组织"),
     "members.member": _("会员"),
+    "members.transfer": _("转会"),
     "orgs.role": _("干部角色"),
     "orgs.notice": _("通知公告"),
+    "inbox.broadcast": _("群发通知"),
     "core.user": _("账号"),
+    "members.application": _("入会申请"),
 }
 
 # Badge tone per status value (see console.css .badge-*).
@@ -49,6 +74,9 @@ STATUS_TONES = {
     "sent": "green",
     "failed": "red",
     "throttled": "amber",
+    "queued": "grey",
+    "running": "blue",
+    "done": "green",
 }
 
 LEVEL_TONES = {

@@ -1,6 +1,18 @@
 from django.urls import path
 
-from gonghui.console.views import audit, auth, branding, dashboard, members, orgs, sms
+from gonghui.console.views import (
+    applications,
+    audit,
+    auth,
+    branding,
+    broadcasts,
+    dashboard,
+    lifecycle,
+    members,
+    orgs,
+    sms,
+    transfers,
+)
 
 app_name = "console"
 urlpatterns = [
@@ -23,11 +35,34 @@ urlpatterns = [
     path("orgs/<int:org_id>/roles/", orgs.org_roles, name="org_roles"),
     path("roles/<int:role_id>/revoke/", orgs.role_revoke, name="role_revoke"),
     path("roles/<int:role_id>/reset-second-factor/", orgs.role_reset_second_factor, name="role_reset_second_factor"),
+    path("applications/", applications.application_list, name="applications"),
+    path("applications/approve/", applications.application_bulk_approve, name="application_bulk_approve"),
+    path("applications/<int:application_id>/", applications.application_detail, name="application_detail"),
+    path("applications/<int:application_id>/approve/", applications.application_approve, name="application_approve"),
+    path("applications/<int:application_id>/reject/", applications.application_reject, name="application_reject"),
     path("members/", members.member_list, name="member_list"),
     path("members/count/", members.member_count, name="member_count"),
     path("members/<int:member_id>/", members.member_detail, name="member_detail"),
     path("members/<int:member_id>/edit/", members.member_edit, name="member_edit"),
     path("members/<int:member_id>/reveal/", members.member_reveal, name="member_reveal"),
+    path("members/inactive/", lifecycle.inactive_list, name="inactive_members"),
+    path("members/<int:member_id>/retain/", lifecycle.member_retain, name="member_retain"),
+    path("members/<int:member_id>/restore/", lifecycle.member_restore, name="member_restore"),
+    path("members/<int:member_id>/leave/", lifecycle.member_leave, name="member_leave"),
+    path("members/<int:member_id>/erase/", lifecycle.member_erase, name="member_erase"),
+    path("members/<int:member_id>/clear-inactive/", lifecycle.member_clear_inactive, name="member_clear_inactive"),
+    path("members/<int:member_id>/transfer/", transfers.transfer_start, name="transfer_start"),
+    path("transfers/", transfers.transfer_list, name="transfers"),
+    path("transfers/<int:transfer_id>/release/", transfers.transfer_release, name="transfer_release"),
+    path("transfers/<int:transfer_id>/accept/", transfers.transfer_accept, name="transfer_accept"),
+    path("transfers/<int:transfer_id>/decline/", transfers.transfer_decline, name="transfer_decline"),
+    path("transfers/<int:transfer_id>/cancel/", transfers.transfer_cancel, name="transfer_cancel"),
+    path("broadcasts/", broadcasts.broadcast_list, name="broadcasts"),
+    path("broadcasts/new/", broadcasts.broadcast_new, name="broadcast_new"),
+    path("broadcasts/preview/", broadcasts.broadcast_preview, name="broadcast_preview"),
+    path("broadcasts/<int:broadcast_id>/", broadcasts.broadcast_detail, name="broadcast_detail"),
+    path("broadcasts/<int:broadcast_id>/progress/", broadcasts.broadcast_progress, name="broadcast_progress"),
+    path("broadcasts/<int:broadcast_id>/resume/", broadcasts.broadcast_resume, name="broadcast_resume"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("sms/", sms.sms_outbox, name="sms_outbox"),
 ]

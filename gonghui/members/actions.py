@@ -5,6 +5,7 @@ The membership lifecycle proper (join online, approval, transfer, leave) builds 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,7 +19,16 @@ from gonghui.core.errors import Conflict, InvalidValue
 from gonghui.core.mobiles import normalize_mobile
 from gonghui.core.text import pinyin_keys
 from gonghui.members.history import record_event
-from gonghui.members.models import EventKind, Member, MemberStatus, RetainReason
+from gonghui.members.models import (
+    OPEN_TRANSFER_STATUSES,
+    EventKind,
+    Member,
+    MembershipEvent,
+    MemberStatus,
+    RetainReason,
+    Transfer,
+    TransferStatus,
+)
 from gonghui.orgs.models import Org
 
 ID_DOMAIN = "id"
@@ -105,16 +115,28 @@ def set_bank_account(member: Member, raw: str) -> None:
     member.bank_account_masked = pii.mask_bank_account(account)
 
 
-@transaction.atomic
-def create_member(*, actor: Any, org: Org, data: MemberInput) -> Member:
-    member = build_member(org, data)
-    # Lock the union and re-read it: a close or a move of its subtree running now either
-    # commits first (we then see the union closed, or its new path) or waits for this
-    # member and carries it along (orgs.actions locks the subtree before rewriting it).
-    # The lock holds other creates in the same union back for this short transaction only.
-    locked = Org.objects.select_for_update(no_key=True).get(pk=org.pk)
+def lock_receiving_org(org: Org) -> Org:
+    """Lock the union that is about to receive a member and return it re-read.
+
+    A close or a move of its subtree running now either commits first (we then see the
+    union closed, or its new path) or waits for this member and carries it along
+    (orgs.actions locks the subtree before rewriting it). The lock holds other inserts
+    into the same union back for the caller's short transaction only. Call inside it.
+    """
+    locked: Org = Org.objects.select_for_update(no_key=True).get(pk=org.pk)
     if not locked.is_active:
         raise InvalidValue("ORG_CLOSED", f"{locked.name} 已撤销，不能接收会员。")
+    return locked
+
+
+def insert_member(member: Member) -> Member:
+    """Save a new Member built by ``build_member`` into its (locked, active) union.
+
+    Shared by a cadre's create and the approval of an online application; call inside
+    the action's transaction. The one-person-one-membership rule is checked here and,
+    for a concurrent insert of the same person, by the unique blind index.
+    """
+    locked = lock_receiving_org(member.org)
     member.org, member.org_path = locked, locked.path
     existing = Member.objects.filter(id_number_bidx=member.id_number_bidx).select_related("org").first()
     if existing is not None:
@@ -125,6 +147,12 @@ def create_member(*, actor: Any, org: Org, data: MemberInput) -> Member:
             member.save()
     except IntegrityError as exc:
         raise Conflict("MEMBER_EXISTS", "该身份证号已是会员。") from exc
+    return member
+
+
+@transaction.atomic
+def create_member(*, actor: Any, org: Org, data: MemberInput) -> Member:
+    member = insert_member(build_member(org, data))
     record_event(member, EventKind.JOINED, actor=actor, on_date=member.join_date, note="工会录入")
     audit.record("member.create", actor=actor, obj=member, details={"fields": sorted(data.extra)})
     return member
@@ -189,6 +217,28 @@ def retain_members_of_closed_subtree(*, actor: Any, closed: Org, receiver: Org) 
     """
     qs = Member.objects.filter(org_path__startswith=closed.path).exclude(status=MemberStatus.LEFT)
     now = timezone.now()
+    # The history first, while the members still sit at their old unions: one RETAINED
+    # event each, written in bulk (a closing street union can carry many thousands).
+    note = f"单位工会撤销，会籍转入上级工会 {receiver.name}"[:500]
+    today = timezone.localdate(now)
+    events = (
+        MembershipEvent(
+            member_id=pk,
+            kind=EventKind.RETAINED,
+            org=receiver,
+            from_org_id=org_id,
+            on_date=today,
+            note=note,
+            actor=actor,
+        )
+        for pk, org_id in qs.order_by("pk").values_list("pk", "org_id").iterator(chunk_size=5000)
+    )
+    while chunk := list(itertools.islice(events, 5000)):
+        MembershipEvent.objects.bulk_create(chunk)
+    # Their open transfers end here: a retained member cannot transfer.
+    Transfer.objects.filter(member__org_path__startswith=closed.path, status__in=OPEN_TRANSFER_STATUSES).update(
+        status=TransferStatus.CANCELLED, decided_at=now
+    )
     moved = qs.filter(status=MemberStatus.ACTIVE).update(
         org=receiver,
         org_path=receiver.path,

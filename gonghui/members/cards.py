@@ -7,10 +7,13 @@ lock so concurrent approvals never share a number.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import transaction
 
-from gonghui.members.models import CardSequence, Member
+from gonghui.core import audit
+from gonghui.members.models import CardSequence, Member, MemberStatus
 from gonghui.orgs.models import Org
 
 SERIAL_DIGITS = 8
@@ -53,3 +56,22 @@ def sync_sequences() -> None:
         seq, _created = CardSequence.objects.get_or_create(prefix=prefix)
         if seq.last < last:
             CardSequence.objects.filter(pk=prefix, last__lt=last).update(last=last)
+
+
+@transaction.atomic
+def ensure_card_number(*, actor: Any, member: Member) -> Member:
+    """Give a current member who has none (say, entered by a cadre) a card number.
+
+    Approval issues the number for online applicants; records typed in or imported may
+    lack one. Members who left get none. Idempotent: the member row is locked and
+    re-read, so two tabs opening the card at once issue one number.
+    """
+    if member.card_number or member.status == MemberStatus.LEFT or member.erased_at is not None:
+        return member
+    locked = Member.objects.select_for_update().select_related("org").get(pk=member.pk)
+    if locked.card_number or locked.status == MemberStatus.LEFT or locked.erased_at is not None:
+        return locked
+    locked.card_number = issue_card_number(locked.org)
+    locked.save(update_fields=["card_number", "updated_at"])
+    audit.record("card.issue", actor=actor, obj=locked, details={"card_number": locked.card_number})
+    return locked

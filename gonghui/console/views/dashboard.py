@@ -7,7 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from gonghui.console import queries, twofactor
 from gonghui.console.views.common import cadre, cadre_required, page
 from gonghui.core import access
-from gonghui.core.access import RoleKind
+from gonghui.core.access import Perm, RoleKind
+from gonghui.members.models import Application, ApplicationStatus
 from gonghui.orgs.models import Org
 
 
@@ -34,5 +35,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "statuses": statuses,
         "members_total": sum(row["count"] for row in statuses if row["status"] != "left"),
         "recovery_left": twofactor.recovery_codes_left(user),
+        # Online applications waiting for a decision in the cadre's subtree (入会审批).
+        "pending_applications": access.scope(
+            user, Application.objects.filter(status=ApplicationStatus.PENDING), Perm.MEMBER_VIEW
+        ).count(),
     }
     return page(request, "console/dashboard.html", context, section="dashboard")

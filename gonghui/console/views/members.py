@@ -25,6 +25,7 @@ from gonghui.console.forms import (
     add_domain_error,
 )
 from gonghui.console.views.common import cadre, cadre_required, is_htmx, page
+from gonghui.console.views.lifecycle import membership_context
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
@@ -117,6 +118,7 @@ def _detail_context(request: HttpRequest, member: Member) -> dict[str, Any]:
         "trail": trail,
         "reveal_reasons": REVEAL_REASONS,
         "revealed": {},
+        **membership_context(member),
     }
 
 

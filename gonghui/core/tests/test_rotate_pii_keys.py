@@ -81,7 +81,11 @@ def test_rotation_moves_every_value_to_the_current_key(under_key_2: list[tuple[s
     event = AuditEvent.objects.get(action="pii.rotate_keys")
     assert event.details == {
         "key_id": 1,
-        "changed": {"members.Member.id_number_enc": 7, "members.Member.bank_account_enc": 4},
+        "changed": {
+            "members.Member.id_number_enc": 7,
+            "members.Member.bank_account_enc": 4,
+            "members.Application.id_number_enc": 0,
+        },
     }
 
 

@@ -4,7 +4,7 @@ Both ways are throttled per account identifier and per client IP, and every sign
 failed attempt is audited, through the same ``core.auth`` helpers the console uses.
 Asking for a code for a mobile that has no account is counted as a failure too, so the
 form cannot be used to sweep numbers and learn who is registered. Accounts are never
-created here: joining the union online arrives with the membership lifecycle.
+created here: ``portal.views.account`` registers new numbers.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ _TABS = ("sms", "password")
 
 
 def _not_registered() -> str:
-    return _("该手机号尚未注册会员账号。网上入会功能即将开放，目前请联系所在单位工会办理入会。")
+    return _("该手机号尚未注册会员账号。请先用手机号注册，再申请入会或关联工会已登记的会员档案。")
 
 
 def _account_for_mobile(mobile: str) -> User | None:

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from gonghui.core.access import is_cadre
+from gonghui.inbox.selectors import unread_count
 from gonghui.members.models import Member
 
 _MEMBER_CACHE = "_portal_member"
@@ -42,5 +43,7 @@ def page(
         "tab": tab,
         "home_url": home_url(request),
         "show_console_link": is_cadre(request.user),
+        # The 消息 tab's badge: one COUNT answered by the partial unread indexes.
+        "unread_messages": unread_count(request.user, member_of(request)),
     }
     return render(request, template, {**base, **context}, status=status)

@@ -51,6 +51,7 @@ class PiiColumn:
 PII_COLUMNS = (
     PiiColumn("members.Member", "id_number_enc", "id_number_bidx", "id"),
     PiiColumn("members.Member", "bank_account_enc", "bank_account_bidx", "bank"),
+    PiiColumn("members.Application", "id_number_enc", "id_number_bidx", "id"),
 )
 
 
