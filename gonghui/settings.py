@@ -201,8 +201,16 @@ if DEBUG or TESTING:
     # WhiteNoise warns on every request when its root is missing; in development the
     # files come from the app folders, so an empty directory is all it needs.
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Uploaded member sheets, error reports and exports hold personal data: they live in a
+# storage that is never served as static or media; downloads go through scoped,
+# audited views.
+PRIVATE_FILES_ROOT = Path(env_str("PRIVATE_FILES_ROOT") or BASE_DIR / "var" / "private")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(PRIVATE_FILES_ROOT), "base_url": None},
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -92,6 +92,13 @@ class SkillLevel(models.TextChoices):
     SENIOR_TECHNICIAN = "senior_technician", _("高级技师")
 
 
+class VerificationStatus(models.TextChoices):
+    UNVERIFIED = "unverified", _("未实名")
+    PENDING = "pending", _("核验中")
+    VERIFIED = "verified", _("已实名")
+    FAILED = "failed", _("核验未通过")
+
+
 class Member(models.Model):
     """A person's one membership. Uniqueness is the blind index of the ID number.
 
@@ -137,6 +144,12 @@ class Member(models.Model):
     bank_account_masked = models.CharField(_("银行账号"), max_length=40, blank=True)
     bank_name = models.CharField(_("开户行"), max_length=100, blank=True)
     sensitive_consent_at = models.DateTimeField(_("敏感信息授权时间"), null=True, blank=True)
+    # Real-name verification is a state separate from membership (DOMAIN.md); its history
+    # is in Verification.
+    verification_status = models.CharField(
+        _("实名状态"), max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.UNVERIFIED
+    )
+    verified_at = models.DateTimeField(_("实名时间"), null=True, blank=True)
     left_at = models.DateTimeField(_("退会时间"), null=True, blank=True)
     leave_reason = models.CharField(_("退会原因"), max_length=16, choices=LeaveReason.choices, blank=True)
     # Dues paid or an activity taken part in; drives the inactivity review flag.
@@ -382,3 +395,234 @@ class MembershipEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.kind} {self.on_date}"
+
+
+def _private_storage() -> Any:
+    from django.core.files.storage import storages
+
+    return storages["private"]
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("处理中")
+    READY = "ready", _("待确认")  # an import's dry run is done: the cadre reviews and commits
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+    CANCELLED = "cancelled", _("已取消")
+
+
+class ImportJob(models.Model):
+    """One uploaded member sheet: a dry run (preview), then a resumable commit.
+
+    ``cursor`` is the last data row (0-based) whose effects are committed; each chunk's
+    members, updates, transfer requests and ``ImportRejection`` rows commit in one
+    transaction with the cursor, so a killed worker resumes after the last chunk.
+    """
+
+    org = models.ForeignKey(Org, verbose_name=_("导入到工会"), on_delete=models.PROTECT, related_name="import_jobs")
+    org_path = models.CharField(max_length=255)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.FileField(_("上传文件"), storage=_private_storage, upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("文件名"), max_length=255)
+    file_format = models.CharField(max_length=8)  # xlsx | csv
+    encoding = models.CharField(max_length=20, blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    committing = models.BooleanField(default=False)  # False: the dry run; True: the commit
+    total_rows = models.PositiveIntegerField(default=0)
+    cursor = models.IntegerField(default=-1)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    transfers = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    # The dry run's result: counts by outcome and by reason code, the first rejected rows,
+    # the header mapping, and the changed fields of the first updates.
+    preview = models.JSONField(default=dict, blank=True)
+    error_report = models.FileField(storage=_private_storage, upload_to="imports/reports/%Y/%m/", blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    scope_path_field: ClassVar[str] = "org_path"
+    org_path_copies: ClassVar[tuple[str, ...]] = ("org_path",)
+
+    class Meta:
+        verbose_name = _("会员导入")
+        verbose_name_plural = _("会员导入")
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total_rows else min(100, (self.cursor + 1) * 100 // self.total_rows)
+
+
+class ImportRejection(models.Model):
+    """A rejected row of a committing import: its sheet row number and the reason."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejections")
+    row_number = models.PositiveIntegerField()  # as Excel shows it (header = 1)
+    code = models.CharField(max_length=40)
+    message = models.CharField(max_length=300)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "row_number"], name="import_rejection_once")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.row_number} {self.code}"
+
+
+class ExportJob(models.Model):
+    """A member list export (xlsx or csv), masked unless an allowed role asked otherwise."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT, related_name="export_jobs")
+    org_path = models.CharField(max_length=255)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    filters = models.JSONField(default=dict, blank=True)
+    columns = models.JSONField(default=list)
+    file_format = models.CharField(max_length=8)
+    unmasked = models.BooleanField(default=False)
+    reason = models.CharField(_("导出事由"), max_length=300, blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    written_rows = models.PositiveIntegerField(default=0)
+    file = models.FileField(storage=_private_storage, upload_to="exports/%Y/%m/", blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    scope_path_field: ClassVar[str] = "org_path"
+    org_path_copies: ClassVar[tuple[str, ...]] = ("org_path",)
+
+    class Meta:
+        verbose_name = _("会员导出")
+        verbose_name_plural = _("会员导出")
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"export {self.pk}"
+
+
+class Severity(models.TextChoices):
+    INFO = "info", _("提示")
+    WARNING = "warning", _("警告")
+    ERROR = "error", _("错误")
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", _("待处理")
+    RESOLVED = "resolved", _("已处理")
+    DISMISSED = "dismissed", _("已忽略")
+
+
+class DataFinding(models.Model):
+    """One finding of a data check (数据对比智能校验) about one member, or a union."""
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="data_findings")
+    org_path = models.CharField(max_length=255)
+    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.CASCADE, related_name="findings")
+    rule = models.CharField(_("规则"), max_length=40)
+    severity = models.CharField(_("级别"), max_length=8, choices=Severity.choices)
+    message = models.CharField(_("说明"), max_length=300)
+    details = models.JSONField(default=dict, blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=FindingStatus.choices, default=FindingStatus.OPEN)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    scope_path_field: ClassVar[str] = "org_path"
+    org_path_copies: ClassVar[tuple[str, ...]] = ("org_path",)
+
+    class Meta:
+        verbose_name = _("数据校验发现")
+        verbose_name_plural = _("数据校验发现")
+        constraints = [
+            # A rule reports one open finding per member: re-running a check adds nothing.
+            models.UniqueConstraint(
+                fields=["rule", "member"], condition=models.Q(status="open"), name="finding_open_once"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["org_path"], name="finding_path_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["status", "severity", "rule"], name="finding_filter_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.message}"
+
+
+class VerificationMethod(models.TextChoices):
+    CARRIER_3 = "carrier3", _("运营商三要素")
+    ID_2 = "id2", _("姓名身份证二要素")
+    MANUAL = "manual", _("人工审核")
+
+
+class VerificationOutcome(models.TextChoices):
+    PENDING = "pending", _("核验中")
+    MATCH = "match", _("一致")
+    MISMATCH = "mismatch", _("不一致")
+    NOT_FOUND = "not_found", _("查无此人")
+    ERROR = "error", _("核验服务异常")
+
+
+class Verification(models.Model):
+    """One real-name verification attempt of a member (append-only history)."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="verifications")
+    method = models.CharField(_("方式"), max_length=12, choices=VerificationMethod.choices)
+    outcome = models.CharField(
+        _("结果"), max_length=12, choices=VerificationOutcome.choices, default=VerificationOutcome.PENDING
+    )
+    provider = models.CharField(max_length=60, blank=True)
+    provider_ref = models.CharField(max_length=100, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    batch = models.ForeignKey(
+        "VerificationBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="verifications"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("实名核验")
+        verbose_name_plural = _("实名核验")
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["member", "-created_at"], name="verification_member_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.method} {self.outcome}"
+
+
+class VerificationBatch(models.Model):
+    """Verifying many members (an import, a union's unverified members), throttled and resumable."""
+
+    org = models.ForeignKey(Org, on_delete=models.PROTECT, related_name="verification_batches")
+    org_path = models.CharField(max_length=255)
+    import_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(_("状态"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0)  # last member id handled
+    counts = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    scope_path_field: ClassVar[str] = "org_path"
+    org_path_copies: ClassVar[tuple[str, ...]] = ("org_path",)
+
+    def __str__(self) -> str:
+        return f"verification batch {self.pk}"

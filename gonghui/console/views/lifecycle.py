@@ -6,6 +6,7 @@ action in ``members.lifecycle``, which checks the permission again and audits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -44,68 +45,42 @@ def _done(request: HttpRequest, member: Member) -> HttpResponse:
     return redirect(safe_next(request) or reverse("console:member_detail", args=[member.pk]) + "#membership")
 
 
-@require_POST
-@cadre_required
-def member_retain(request: HttpRequest, member_id: int) -> HttpResponse:
+def _step(request: HttpRequest, member_id: int, step: Callable[..., Any], done: str, **values: Any) -> HttpResponse:
+    """Run one lifecycle action on a member of the cadre's subtree; flash its outcome."""
     member = _member(request, member_id)
     try:
-        lifecycle.retain(
-            actor=cadre(request),
-            member=member,
-            reason=request.POST.get("reason", ""),
-            note=request.POST.get("note", "").strip()[:200],
-        )
+        step(actor=cadre(request), member=member, note=request.POST.get("note", "").strip()[:200], **values)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("%(name)s 已转为保留会籍。") % {"name": member.name})
+        messages.success(request, done % {"name": member.name})
     return _done(request, member)
+
+
+@require_POST
+@cadre_required
+def member_retain(request: HttpRequest, member_id: int) -> HttpResponse:
+    reason = request.POST.get("reason", "")
+    return _step(request, member_id, lifecycle.retain, _("%(name)s 已转为保留会籍。"), reason=reason)
 
 
 @require_POST
 @cadre_required
 def member_restore(request: HttpRequest, member_id: int) -> HttpResponse:
-    member = _member(request, member_id)
-    try:
-        lifecycle.restore(actor=cadre(request), member=member, note=request.POST.get("note", "").strip()[:200])
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("%(name)s 已恢复正常会籍。") % {"name": member.name})
-    return _done(request, member)
+    return _step(request, member_id, lifecycle.restore, _("%(name)s 已恢复正常会籍。"))
 
 
 @require_POST
 @cadre_required
 def member_leave(request: HttpRequest, member_id: int) -> HttpResponse:
-    member = _member(request, member_id)
-    try:
-        lifecycle.leave(
-            actor=cadre(request),
-            member=member,
-            reason=request.POST.get("reason", LeaveReason.VOLUNTARY),
-            note=request.POST.get("note", "").strip()[:200],
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已为 %(name)s 办理退会。") % {"name": member.name})
-    return _done(request, member)
+    reason = request.POST.get("reason", LeaveReason.VOLUNTARY)
+    return _step(request, member_id, lifecycle.leave, _("已为 %(name)s 办理退会。"), reason=reason)
 
 
 @require_POST
 @cadre_required
 def member_clear_inactive(request: HttpRequest, member_id: int) -> HttpResponse:
-    member = _member(request, member_id)
-    try:
-        lifecycle.clear_inactive_flag(
-            actor=cadre(request), member=member, note=request.POST.get("note", "").strip()[:200]
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已核查 %(name)s，会籍继续保持。") % {"name": member.name})
-    return _done(request, member)
+    return _step(request, member_id, lifecycle.clear_inactive_flag, _("已核查 %(name)s，会籍继续保持。"))
 
 
 @cadre_required
