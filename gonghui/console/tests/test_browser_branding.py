@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Route, expect
 
 from gonghui.conftest import Tree
-from gonghui.console.tests.test_browser_console import WIDTHS, code_for, go_to, shot
+from gonghui.console.tests.test_browser_console import WIDTHS, go_to, shot
 from gonghui.core.access import RoleKind
 from gonghui.core.models import AuditEvent, User
 from gonghui.orgs import actions as org_actions
 from gonghui.orgs.models import Org
+from gonghui.testing.browser import console_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -76,16 +77,6 @@ def make_banner(path: Path) -> Path:
     return path
 
 
-def sign_in(page: Page, base: str, username: str, user: User) -> None:
-    page.goto(f"{base}/console/login/")
-    page.get_by_label("登录名或手机号").fill(username)
-    page.get_by_label("密码", exact=True).fill("correct-horse-battery")
-    page.get_by_role("button", name="登录", exact=True).first.click()
-    page.get_by_label("动态口令或恢复码").fill(code_for(user))
-    page.get_by_role("button", name="验证并进入").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("您好")
-
-
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_union_branding_with_live_preview(
     live_server: Any, browser: Browser, tree: Tree, bob: User, media_root: Path, tmp_path: Path, width: str
@@ -103,7 +94,7 @@ def test_union_branding_with_live_preview(
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **WIDTHS[width])
     serve_media(context, media_root)
     page = context.new_page()
-    sign_in(page, live_server.url, "bob", bob)
+    console_login(page, live_server.url, "bob", "correct-horse-battery", bob)
 
     page.goto(f"{live_server.url}/console/orgs/{tree.tianhe_union.pk}/")
     page.get_by_role("link", name="门户形象").click()
@@ -178,7 +169,7 @@ def test_district_admin_resets_a_chairs_second_factor(
     org_actions.grant_role(actor=None, user=alice, org=tree.tianhe_union, role=RoleKind.STAFF)
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **WIDTHS[width])
     page = context.new_page()
-    sign_in(page, live_server.url, "bob", bob)
+    console_login(page, live_server.url, "bob", "correct-horse-battery", bob)
 
     page.goto(f"{live_server.url}/console/orgs/{tree.tianhe_union.pk}/roles/")
     expect(page.get_by_role("heading", name="干部角色", level=1)).to_be_visible()

@@ -24,36 +24,18 @@ from gonghui.core.models import AuditEvent, User
 from gonghui.members.models import Member
 from gonghui.orgs import actions as org_actions
 from gonghui.portal.tests.helpers import latest_code
+from gonghui.testing.browser import DESKTOP, PHONE, console_login, totp_code
+from gonghui.testing.browser import shot as browser_shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
-WIDTHS = {
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "device_scale_factor": 2,
-        "is_mobile": True,
-        "has_touch": True,
-    },
-    "desktop": {"viewport": {"width": 1366, "height": 900}},
-}
+WIDTHS = {"phone": PHONE, "desktop": DESKTOP}
 
 
 def shot(page: Page, name: str) -> None:
-    """Screenshot the whole page as a tall screen of the same width would show it."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(300)
-    viewport = page.viewport_size
-    assert viewport is not None
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": viewport["width"], "height": max(height, viewport["height"])})
-    page.screenshot(path=str(SHOTS / f"console-{name}.png"))
-    page.set_viewport_size(viewport)
-
-
-def code_for(user: User) -> str:
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    return f"{totp(device.bin_key):06d}"
+    """Save var/screenshots/console-``name``.png."""
+    browser_shot(page, f"console-{name}", folder=SHOTS)
 
 
 def go_to(page: Page, width: str, link: str) -> None:
@@ -108,7 +90,7 @@ def test_cadre_signs_in_browses_finds_reveals_and_meets_404(
 
     expect(page.get_by_role("heading", name="输入动态口令")).to_be_visible()
     shot(page, f"otp-{width}")
-    page.get_by_label("动态口令或恢复码").fill(code_for(bob))
+    page.get_by_label("动态口令或恢复码").fill(totp_code(bob))
     page.get_by_role("button", name="验证并进入").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("您好，鲍勃")
     shot(page, f"dashboard-{width}")
@@ -228,13 +210,7 @@ def test_province_admin_pages_look_right(
     )  # the sandbox cannot reach 170-0000: a failed send
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **WIDTHS[width])
     page = context.new_page()
-    page.goto(f"{live_server.url}/console/login/")
-    page.get_by_label("登录名或手机号").fill("alice")
-    page.get_by_label("密码", exact=True).fill("correct-horse-battery")
-    page.get_by_role("button", name="登录", exact=True).first.click()
-    page.get_by_label("动态口令或恢复码").fill(code_for(alice))
-    page.get_by_role("button", name="验证并进入").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("您好，艾丽斯")
+    console_login(page, live_server.url, "alice", "correct-horse-battery", alice)
 
     if width == "phone":
         page.get_by_role("button", name="打开导航菜单").click()

@@ -8,48 +8,24 @@ accepts in his; Frank's membership history then shows both unions.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, Page, expect
 
 from gonghui.conftest import Tree
 from gonghui.core.models import User
 from gonghui.members.models import Member, Transfer, TransferStatus
 from gonghui.orgs import actions as org_actions
+from gonghui.testing.browser import DESKTOP, PHONE, console_login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-DESKTOP = {"viewport": {"width": 1366, "height": 900}}
 
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(300)
-    viewport = page.viewport_size
-    assert viewport is not None
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": viewport["width"], "height": max(height, viewport["height"])})
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
-    page.set_viewport_size(viewport)
-
-
-def console_login(browser: Browser, live_server: Any, user: User) -> Page:
-    page = browser.new_context(locale="zh-CN", **DESKTOP).new_page()  # type: ignore[arg-type]
-    page.goto(f"{live_server.url}/console/login/")
-    page.get_by_label("登录名或手机号").fill(user.username)
-    page.get_by_label("密码", exact=True).fill("correct-horse-battery")
-    page.get_by_role("button", name="登录", exact=True).first.click()
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    page.get_by_label("动态口令或恢复码").fill(f"{totp(device.bin_key):06d}")
-    page.get_by_role("button", name="验证并进入").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text(user.name)
+def console_as(browser: Browser, live_server: Any, user: User) -> Page:
+    """A desktop browser signed in to the console as ``user``."""
+    page = browser.new_context(locale="zh-CN", **DESKTOP).new_page()
+    console_login(page, live_server.url, user.username, "correct-horse-battery", user)
     return page
 
 
@@ -59,7 +35,7 @@ def test_transfer_between_two_districts_with_each_side_in_its_own_console(
     org_actions.update_org(actor=None, org=tree.nanshan_union, values={"address": "深圳市南山区科技园 8 号"})
 
     # --- the member, on a phone ------------------------------------------------------
-    phone = browser.new_context(locale="zh-CN", **PHONE).new_page()  # type: ignore[arg-type]
+    phone = browser.new_context(locale="zh-CN", **PHONE).new_page()
     phone.goto(f"{live_server.url}/login/?tab=password")
     phone.get_by_label("登录名或手机号").fill("13900000006")
     phone.get_by_label("密码").fill("correct-horse-battery")
@@ -82,7 +58,7 @@ def test_transfer_between_two_districts_with_each_side_in_its_own_console(
     assert transfer.status == TransferStatus.REQUESTED
 
     # --- the outgoing district (Tianhe) releases --------------------------------------
-    out = console_login(browser, live_server, bob)
+    out = console_as(browser, live_server, bob)
     out.get_by_role("navigation", name="管理导航").get_by_role("link", name="转会办理").click()
     out.get_by_role("link", name=re.compile("转出待办理")).click()
     row = out.locator(f"#transfer-{transfer.pk}")
@@ -91,7 +67,7 @@ def test_transfer_between_two_districts_with_each_side_in_its_own_console(
     expect(out.get_by_text("等待转入工会接收")).to_be_visible()
 
     # --- the receiving district (Nanshan) accepts -------------------------------------
-    into = console_login(browser, live_server, charlie)
+    into = console_as(browser, live_server, charlie)
     into.get_by_role("navigation", name="管理导航").get_by_role("link", name="转会办理").click()
     row = into.locator(f"#transfer-{transfer.pk}")
     expect(row).to_contain_text(tree.tianhe_union.name)

@@ -207,7 +207,30 @@ def worker_env() -> dict[str, str]:
     url = (
         f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     )
-    return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "gonghui.test_settings"}
+    # libpq names the worker's sessions, so the test can wait for them to end.
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "gonghui.test_settings",
+        "PGAPPNAME": WORKER_APP_NAME,
+    }
+
+
+WORKER_APP_NAME = "gonghui-test-worker"
+
+
+def wait_for_worker_sessions_to_end(timeout: float = 30) -> None:
+    """A SIGKILLed client's server session may still be executing the COMMIT it had sent:
+    only once the session is gone does the database stop changing under the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [WORKER_APP_NAME])
+            (alive,) = cursor.fetchone()
+        if not alive:
+            return
+        assert time.monotonic() < deadline, "the killed worker's database session never ended"
+        time.sleep(0.05)
 
 
 WORKER = """
@@ -235,6 +258,7 @@ def test_worker_process_killed_resumes_with_two_workers_and_everyone_has_one_cop
     finally:
         worker.wait(timeout=30)
     assert worker.returncode == -signal.SIGKILL
+    wait_for_worker_sessions_to_end()
 
     broadcast.refresh_from_db()
     assert broadcast.status == BroadcastStatus.RUNNING

@@ -9,14 +9,10 @@ badge on the 消息 tab, reads the notice, and the badge goes away.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from gonghui.conftest import Tree, make_member
 from gonghui.core.models import User
@@ -24,29 +20,9 @@ from gonghui.inbox import actions, delivery
 from gonghui.inbox.models import Broadcast, Message
 from gonghui.members.models import Member
 from gonghui.orgs import actions as org_actions
+from gonghui.testing.browser import DESKTOP, PHONE, console_login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-DESKTOP = {"viewport": {"width": 1366, "height": 900}}
-
-
-def shot(page: Page, name: str) -> None:
-    """The whole page as a tall screen of the same width shows it (fixed bars in place)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(400)
-    viewport = page.viewport_size
-    assert viewport is not None
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": viewport["width"], "height": max(height, viewport["height"])})
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
-    page.set_viewport_size(viewport)
-
-
-def totp_code(user: User) -> str:
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    return f"{totp(device.bin_key):06d}"
 
 
 def furnish(tree: Tree, frank: Member) -> None:
@@ -66,13 +42,7 @@ def test_notice_from_composer_to_a_phone(
     monkeypatch.setattr(actions, "enqueue_delivery", queued.append)
 
     desk = browser.new_context(locale="zh-CN", **DESKTOP).new_page()
-    desk.goto(f"{live_server.url}/console/login/")
-    desk.get_by_label("登录名或手机号").fill("bob")
-    desk.get_by_label("密码", exact=True).fill("correct-horse-battery")
-    desk.get_by_role("button", name="登录", exact=True).first.click()
-    desk.get_by_label("动态口令或恢复码").fill(totp_code(bob))
-    desk.get_by_role("button", name="验证并进入").click()
-    expect(desk.get_by_role("heading", level=1)).to_contain_text("您好，鲍勃")
+    console_login(desk, live_server.url, "bob", "correct-horse-battery", bob)
 
     desk.get_by_role("navigation", name="管理导航").get_by_role("link", name="通知群发").click()
     expect(desk.get_by_role("heading", name="通知群发")).to_be_visible()

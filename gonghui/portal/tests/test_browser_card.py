@@ -9,46 +9,19 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 from django.utils import timezone
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from gonghui.conftest import Tree
 from gonghui.core.models import AuditEvent, User
 from gonghui.members.models import Member, MemberStatus
 from gonghui.orgs import actions as org_actions
+from gonghui.testing.browser import PHONE, session_context, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SHOTS = Path(django_settings.BASE_DIR) / "docs" / "screenshots"
-PHONE = {"width": 390, "height": 844}
-
-
-def shot(page: Page, name: str) -> None:
-    """The whole page at phone width, sticky bars where they really sit."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(300)
-    viewport = page.viewport_size
-    assert viewport is not None
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": viewport["width"], "height": max(height, viewport["height"])})
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
-    page.set_viewport_size(viewport)
-
-
-def phone_as(browser: Browser, live_server: Any, user: User) -> BrowserContext:
-    """A phone-sized browser already logged in as ``user`` (the session cookie of a test client)."""
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN")
-    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-    return context
 
 
 def verify_in(page: Page, live_server: Any, token: str) -> str:
@@ -65,7 +38,7 @@ def test_member_shows_the_card_and_a_cadre_verifies_it(
 ) -> None:
     org_actions.update_org(actor=None, org=tree.tianhe_union, values={"short_name": "软件园工会"})
     assert frank.user is not None
-    member = phone_as(browser, live_server, frank.user).new_page()
+    member = session_context(browser, frank.user, live_server.url, **PHONE).new_page()
     errors: list[str] = []
     member.on("pageerror", lambda exc: errors.append(str(exc)))
 
@@ -90,7 +63,7 @@ def test_member_shows_the_card_and_a_cadre_verifies_it(
     member.get_by_role("button", name="立即刷新").click()
     expect(member.locator("#card-qr")).not_to_have_attribute("data-token", token)
 
-    cadre = phone_as(browser, live_server, dave).new_page()
+    cadre = session_context(browser, dave, live_server.url, **PHONE).new_page()
     cadre.on("pageerror", lambda exc: errors.append(str(exc)))
     assert verify_in(cadre, live_server, token) == "valid"
     expect(cadre.locator(".verify-state")).to_contain_text("有效")
@@ -122,7 +95,7 @@ def test_retained_card_refreshes_itself_and_prints(
     Member.objects.filter(pk=frank.pk).update(status=MemberStatus.RETAINED, retain_reason="retired")
     settings.MEMBER_CARD_TOKEN_TTL_SECONDS = 8  # the page then asks for a new QR every 3 s
     assert frank.user is not None
-    page = phone_as(browser, live_server, frank.user).new_page()
+    page = session_context(browser, frank.user, live_server.url, **PHONE).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import Browser, expect
 
 from gonghui.conftest import Tree, make_org
 from gonghui.orgs import actions as org_actions
 from gonghui.orgs.models import OrgLevel
+from gonghui.testing.browser import PHONE, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
-PHONE = {"width": 390, "height": 844}
 
 
 def test_worker_finds_union_by_pinyin_initials_on_a_phone(live_server: Any, browser: Browser, tree: Tree) -> None:
     org_actions.update_org(actor=None, org=tree.tianhe_union, values={"address": "广州市天河区建中路 6 号"})
-    context = browser.new_context(viewport=PHONE, locale="zh-CN")  # type: ignore[arg-type]
+    context = browser.new_context(viewport=PHONE["viewport"], locale="zh-CN")
     page = context.new_page()
     page.goto(f"{live_server.url}/")
     page.get_by_role("link", name="找工会").click()
@@ -50,11 +46,7 @@ def test_worker_finds_union_by_pinyin_initials_on_a_phone(live_server: Any, brow
     page.get_by_label("新就业形态劳动者").select_option("food_delivery")
     expect(page.locator(".find-pool")).to_contain_text("广州市新就业形态劳动者工会联合会")
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": PHONE["width"], "height": max(height, PHONE["height"])})
-    page.screenshot(path=str(SHOTS / "portal-find-union.png"))
-    page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    shot(page, "portal-find-union")
 
     result.click()
     expect(page.get_by_role("heading", name="广州天河软件园有限公司工会")).to_be_visible()

@@ -6,54 +6,19 @@ a second applicant is rejected and sees the reason.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.test import Client
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, expect
 
 from gonghui.conftest import Tree, new_id_number
 from gonghui.core.models import User
 from gonghui.members import joining
 from gonghui.members.models import Application, ApplicationStatus, Member
 from gonghui.portal.tests.helpers import latest_code
+from gonghui.testing.browser import DESKTOP, PHONE, console_login, session_context, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-}
-DESKTOP: dict[str, Any] = {"viewport": {"width": 1366, "height": 900}}
-
-
-def shot(page: Page, name: str) -> None:
-    """The whole page as a tall screen of the same width shows it (fixed bars in place)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(400)
-    viewport = page.viewport_size
-    assert viewport is not None
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": viewport["width"], "height": max(height, viewport["height"])})
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
-    page.set_viewport_size(viewport)
-
-
-def logged_in(browser: Browser, user: User, base_url: str, **options: Any) -> BrowserContext:
-    """A browser context carrying a session of ``user`` (made by the test client)."""
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": base_url}])
-    return context
 
 
 def test_apply_on_a_phone_approve_in_the_console_and_see_the_card_number(
@@ -102,13 +67,7 @@ def test_apply_on_a_phone_approve_in_the_console_and_see_the_card_number(
     # --- desktop console: the chair approves one and rejects the other --------------------
     desk = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **DESKTOP)
     console = desk.new_page()
-    console.goto(f"{url}/console/")
-    console.get_by_label("登录名或手机号").fill("dave")
-    console.get_by_label("密码", exact=True).fill("correct-horse-battery")
-    console.get_by_role("button", name="登录", exact=True).first.click()
-    device = TOTPDevice.objects.get(user=dave, confirmed=True)
-    console.get_by_label("动态口令或恢复码").fill(f"{totp(device.bin_key):06d}")
-    console.get_by_role("button", name="验证并进入").click()
+    console_login(console, url, "dave", "correct-horse-battery", dave)
     expect(console.locator("#pending-applications")).to_contain_text("2")
     console.get_by_role("navigation", name="管理导航").get_by_role("link", name="入会审批").click()
     expect(console.get_by_role("heading", name="入会审批")).to_be_visible()
@@ -137,7 +96,7 @@ def test_apply_on_a_phone_approve_in_the_console_and_see_the_card_number(
     shot(page, "portal-application-status")
 
     # --- the rejected applicant sees the reason ------------------------------------------
-    other_phone = logged_in(browser, other, url, **PHONE)
+    other_phone = session_context(browser, other, url, **PHONE)
     other_page = other_phone.new_page()
     other_page.goto(f"{url}/me/applications/")
     item = other_page.locator(f"#application-{rejected.pk}")

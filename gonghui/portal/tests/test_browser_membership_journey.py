@@ -11,15 +11,13 @@ import time
 from typing import Any
 
 import pytest
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, Page, expect
 
 from gonghui.conftest import Tree, new_id_number
 from gonghui.core.models import User
 from gonghui.members.models import Member, MemberStatus
 from gonghui.portal.tests.helpers import latest_code
-from gonghui.portal.tests.test_browser_join import DESKTOP, PHONE
+from gonghui.testing.browser import DESKTOP, PHONE, console_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -66,13 +64,7 @@ def test_find_apply_approve_card_verify_expire_leave(
     desk = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **DESKTOP)
     console = desk.new_page()
     console.on("pageerror", lambda exc: errors.append(str(exc)))
-    console.goto(f"{url}/console/")
-    console.get_by_label("登录名或手机号").fill("dave")
-    console.get_by_label("密码", exact=True).fill("correct-horse-battery")
-    console.get_by_role("button", name="登录", exact=True).first.click()
-    device = TOTPDevice.objects.get(user=dave, confirmed=True)
-    console.get_by_label("动态口令或恢复码").fill(f"{totp(device.bin_key):06d}")
-    console.get_by_role("button", name="验证并进入").click()
+    console_login(console, url, "dave", "correct-horse-battery", dave)
     console.get_by_role("navigation", name="管理导航").get_by_role("link", name="入会审批").click()
     console.get_by_role("checkbox", name="选择 周小满").check()
     console.get_by_role("button", name="批量通过所选申请").click()

@@ -14,28 +14,18 @@ from gonghui.conftest import Tree
 from gonghui.members.models import Member
 from gonghui.orgs import actions as org_actions
 from gonghui.portal.tests.helpers import latest_code
+from gonghui.testing.browser import PHONE
+from gonghui.testing.browser import shot as browser_shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
-PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
 
 def shot(page: Page, name: str) -> None:
-    """Screenshot the whole page as a tall screen of the same width would show it.
-
-    A plain full-page capture leaves sticky and fixed bars where the first screen
-    ended; growing the viewport instead puts the tab bar where it really sits.
-    """
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(400)  # let a flash message finish fading in
-    viewport = page.viewport_size
-    assert viewport is not None
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": viewport["width"], "height": max(height, viewport["height"])})
-    page.screenshot(path=str(SHOTS / f"portal-{name}.png"))
-    page.set_viewport_size(viewport)
+    """Save var/screenshots/portal-``name``.png."""
+    browser_shot(page, f"portal-{name}", folder=SHOTS)
 
 
 def furnish(tree: Tree) -> None:
@@ -67,7 +57,7 @@ def test_member_logs_in_by_sms_on_a_phone_and_sees_union_and_profile(
     live_server: Any, browser: Browser, tree: Tree, frank: Member
 ) -> None:
     furnish(tree)
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN")
+    context = browser.new_context(locale="zh-CN", **PHONE)
     page = context.new_page()
 
     page.goto(f"{live_server.url}/")
@@ -150,7 +140,7 @@ def test_portal_pages_at_desktop_width(live_server: Any, browser: Browser, tree:
 
 
 def test_cadre_without_member_record_is_pointed_to_the_console(live_server: Any, browser: Browser, alice: Any) -> None:
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, locale="zh-CN")
+    context = browser.new_context(locale="zh-CN", **{**PHONE, "has_touch": False})
     page = context.new_page()
 
     page.goto(f"{live_server.url}/login/?tab=password")
