@@ -240,6 +240,17 @@ TASKS = {
 SMS_PROVIDER = env_str("SMS_PROVIDER", "gonghui.core.sms.SandboxSmsProvider") or ""
 SMS_CODE_TTL_SECONDS = env_int("SMS_CODE_TTL_SECONDS", 300)
 
+# Real-name verification (实名核验): a dotted path to a members.verification.RealNameProvider.
+# The sandbox behaves like a real one (latency, rate limit, transient failures) with
+# deterministic outcomes; see members/verification.py.
+REALNAME_PROVIDER = env_str("REALNAME_PROVIDER", "gonghui.members.verification.SandboxRealNameProvider") or ""
+REALNAME_SANDBOX_LATENCY_MS = env_int("REALNAME_SANDBOX_LATENCY_MS", 0 if TESTING else 150)
+REALNAME_SANDBOX_RATE_PER_SECOND = env_int("REALNAME_SANDBOX_RATE_PER_SECOND", 20)
+# Per mille of calls that fail transiently (0 in tests unless a test turns it on).
+REALNAME_SANDBOX_TRANSIENT_PER_MILLE = env_int("REALNAME_SANDBOX_TRANSIENT_PER_MILLE", 0 if TESTING else 20)
+# Provider calls per second a verification batch allows itself (below the provider's limit).
+REALNAME_BATCH_RATE_PER_SECOND = env_int("REALNAME_BATCH_RATE_PER_SECOND", 10)
+
 # Login throttling: failures per account / per IP inside the window lock further tries.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
@@ -255,6 +266,12 @@ MEMBER_CARD_TOKEN_TTL_SECONDS = env_int("MEMBER_CARD_TOKEN_TTL_SECONDS", 60)
 # seconds without a heartbeat after which resume_broadcasts restarts a delivery.
 BROADCAST_BATCH_SIZE = env_int("BROADCAST_BATCH_SIZE", 5000)
 BROADCAST_STALE_SECONDS = env_int("BROADCAST_STALE_SECONDS", 120)
+
+# Member imports, data checks and verification batches: seconds without a heartbeat before
+# the resume commands restart a job; subtrees above this many members check in a task.
+IMPORT_STALE_SECONDS = env_int("IMPORT_STALE_SECONDS", 300)
+REALNAME_BATCH_STALE_SECONDS = env_int("REALNAME_BATCH_STALE_SECONDS", 120)
+DATACHECK_INLINE_LIMIT = env_int("DATACHECK_INLINE_LIMIT", 5000)
 
 # Membership rules that vary by province (DOMAIN.md "Members").
 # Days the outgoing union has to release a transfer before it escalates to the common parent.

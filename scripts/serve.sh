@@ -3,9 +3,13 @@
 set -euo pipefail
 "$BIN/python" manage.py db_worker --queue-name default --interval 1 &
 WORKER=$!
-# Periodic work, all idempotent: resume broadcasts whose worker died (at start, then every
+# Periodic work, all idempotent: resume broadcasts and imports whose worker died (at start, then every
 # two minutes) and the hourly membership housekeeping (overdue transfers, inactivity review).
-( while true; do "$BIN/python" manage.py resume_broadcasts >/dev/null || true; sleep 120; done ) &
+( while true; do
+    "$BIN/python" manage.py resume_broadcasts >/dev/null || true
+    "$BIN/python" manage.py resume_imports >/dev/null || true
+    sleep 120
+  done ) &
 RESUME=$!
 ( while sleep 3600; do "$BIN/python" manage.py membership_housekeeping || true; done ) &
 HOUSEKEEPING=$!

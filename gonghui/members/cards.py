@@ -30,6 +30,30 @@ def _region(org: Org) -> str:
     return code if len(code) == 6 and code.isdigit() else "000000"
 
 
+region_of = _region
+
+
+def format_number(prefix: str, region: str, serial: int) -> str:
+    return f"{prefix}{region}{serial:0{SERIAL_DIGITS}d}"
+
+
+@transaction.atomic
+def reserve_block(prefix: str, n: int) -> int:
+    """Reserve ``n`` consecutive serials under ``prefix`` and return the first.
+
+    One row lock and one UPDATE for a whole import chunk; call inside the chunk's
+    transaction so a rolled-back chunk gives its block back.
+    """
+    if n <= 0:
+        raise ValueError("n must be positive")
+    CardSequence.objects.get_or_create(prefix=prefix)
+    seq = CardSequence.objects.select_for_update().get(prefix=prefix)
+    first = seq.last + 1
+    seq.last += n
+    seq.save(update_fields=["last"])
+    return first
+
+
 @transaction.atomic
 def issue_card_number(org: Org) -> str:
     """The next card number for a member of ``org`` (call inside the approving transaction)."""

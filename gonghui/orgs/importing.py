@@ -20,20 +20,16 @@ row above it is fine.
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-import unicodedata
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 
-from gonghui.core import audit, uscc
+from gonghui.core import audit, sheets, uscc
 from gonghui.core.errors import DomainError
 from gonghui.orgs import actions
 from gonghui.orgs.models import Org, OrgLevel, OrgStatus, UnitType
@@ -89,11 +85,7 @@ _COUNT_FIELDS = ("employee_count", "declared_member_count")
 _TEXT_FIELDS = ("short_name", "unit_name", "industry", "address", "chair_name", "approval_doc_no")
 
 
-def _normalise_header(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(text.split()).strip("*").lower()
-    # "上级工会(名称或信用代码)", "工会名称（必填）": the note in brackets is not the name.
-    return re.sub(r"\(.*\)$", "", text) or text
+_normalise_header = sheets.normalise_header
 
 
 _HEADER_INDEX: dict[str, str] = {}
@@ -137,11 +129,6 @@ for _type, _names in _UNIT_TYPE_NAMES.items():
     for _alias in (*_names.split(), _type, str(UnitType(_type).label)):
         UNIT_TYPES[_normalise_header(_alias)] = _type
 
-_DATE_RE = re.compile(
-    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-)
-_EXCEL_EPOCH = date(1899, 12, 30)
-
 
 class RowProblem(DomainError):
     """A value in one cell is unusable; ``field`` names the column."""
@@ -151,44 +138,16 @@ class RowProblem(DomainError):
         self.field = field
 
 
-def cell_text(value: Any) -> str:
-    """A cell as text: numbers without a spurious ``.0``, strings NFKC-trimmed."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return unicodedata.normalize("NFKC", str(value)).strip()
+cell_text = sheets.cell_text
 
 
 def parse_date(value: Any, label: str, *, excel: bool = False) -> date | None:
     """Dates as people write them: 2020-01-02, 2020/1/2, 2020.1.2, 2020年1月2日, 20200102,
     and Excel date cells (a ``datetime``, or a day number in an unformatted xlsx cell)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if excel and isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value < 2958466:
-        return _EXCEL_EPOCH + timedelta(days=int(value))
-    text = cell_text(value)
-    if not text:
-        return None
-    match = _DATE_RE.fullmatch(text)
-    parts: tuple[str, str, str] | None = None
-    if match:
-        parts = (match.group(1), match.group(2), match.group(3))
-    elif len(text) == 8 and text.isdigit():
-        parts = (text[:4], text[4:6], text[6:])
-    if parts is not None:
-        try:
-            return date(int(parts[0]), int(parts[1]), int(parts[2]))
-        except ValueError:
-            pass
+    try:
+        return sheets.date_from_cell(value, excel=excel)
+    except ValueError:
+        text = cell_text(value)
     raise RowProblem("ORG_IMPORT_BAD_DATE", f"{label}“{text}”不是有效日期，请写成 2020-01-02 或 2020年1月2日。", label)
 
 
@@ -264,75 +223,22 @@ def parse_uscc_cell(value: Any, label: str, *, union: bool) -> str:
 # --- reading files ----------------------------------------------------------------------
 
 
-class ImportFileError(DomainError):
-    """The file as a whole cannot be read (format, encoding, missing columns)."""
-
-
-@dataclass
-class Sheet:
-    format: str
-    encoding: str
-    rows: list[tuple[int, list[Any]]]  # (row number as the spreadsheet shows it, cells)
-
-
-def decode_csv_bytes(data: bytes) -> tuple[str, str]:
-    """Text and the encoding it was in: UTF-8 (BOM or not), UTF-16 with BOM, else GB18030.
-
-    GB18030 is a superset of GBK and GB2312, which is what Chinese Excel writes by default.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(
-            "ORG_IMPORT_ENCODING", "无法识别文件编码：请另存为 UTF-8 或 GBK 编码的 CSV，或直接使用 xlsx。"
-        ) from exc
+ImportFileError = sheets.SheetError
+Sheet = sheets.Sheet
+decode_csv_bytes = sheets.decode_csv_bytes
+_CODE_PREFIX = "ORG_IMPORT"
 
 
 def read_csv(path: Path) -> Sheet:
-    text, encoding = decode_csv_bytes(path.read_bytes())
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = "\t" if first.count("\t") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return Sheet("csv", encoding, [(reader.line_num, row) for row in reader])
+    return sheets.read_csv(path, _CODE_PREFIX)
 
 
 def read_xlsx(path: Path) -> Sheet:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
-        raise ImportFileError(
-            "ORG_IMPORT_UNREADABLE", "无法读取这个 xlsx 文件，请确认它是 Excel 2007 及以后的格式。"
-        ) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        rows = [(number, list(cells)) for number, cells in enumerate(sheet.iter_rows(values_only=True), 1)]
-    finally:
-        workbook.close()
-    return Sheet("xlsx", "", rows)
+    return sheets.read_xlsx(path, _CODE_PREFIX)
 
 
 def read_sheet(path: Path) -> Sheet:
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise ImportFileError("ORG_IMPORT_NO_FILE", f"找不到文件 {path}。")
-    if suffix in (".xlsx", ".xlsm"):
-        return read_xlsx(path)
-    if suffix in (".csv", ".txt", ".tsv"):
-        return read_csv(path)
-    if suffix == ".xls":
-        raise ImportFileError("ORG_IMPORT_FORMAT", "不支持旧的 .xls 格式：请在 Excel 中另存为 .xlsx 或 CSV。")
-    raise ImportFileError("ORG_IMPORT_FORMAT", "只支持 .xlsx 和 .csv 文件。")
+    return sheets.read_sheet(path, _CODE_PREFIX)
 
 
 def map_header(cells: list[Any]) -> dict[int, str]:

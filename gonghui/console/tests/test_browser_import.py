@@ -76,7 +76,7 @@ def test_import_preview_commit_report_and_export(
     expect(page.get_by_role("progressbar", name="导出进度")).to_have_attribute("aria-valuenow", "100")
     with page.expect_download() as info:
         page.get_by_role("link", name=re.compile("下载 XLSX 文件")).click()
-    workbook = load_workbook(info.value.path())
+    workbook = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes()))
     ws = workbook.active
     assert ws is not None
     values = list(ws.iter_rows(values_only=True))

@@ -173,4 +173,4 @@ def test_housekeeping_command_is_idempotent_and_prints_counts(tree: Tree, frank:
 def test_housekeeping_task_runs_on_the_worker(tree: Tree) -> None:
     make_member(tree.tianhe_union, "老张", join_date=date(2020, 1, 1))
     result = housekeeping.membership_housekeeping.enqueue()
-    assert result.return_value == {"escalated": 0, "flagged": 1}
+    assert result.return_value == {"escalated": 0, "flagged": 1, "resumed_imports": 0, "resumed_verifications": 0}

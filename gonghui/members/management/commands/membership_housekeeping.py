@@ -27,3 +27,5 @@ class Command(BaseCommand):
         done = housekeeping.run()
         self.stdout.write(f"escalated transfers: {done.escalated}")
         self.stdout.write(f"flagged inactive members: {done.flagged}")
+        self.stdout.write(f"resumed imports: {done.resumed_imports}")
+        self.stdout.write(f"resumed verification batches: {done.resumed_verifications}")
