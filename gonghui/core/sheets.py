@@ -25,6 +25,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ def cell_text(value: Any) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip()
 
 
+@lru_cache(maxsize=4096)  # choice cells repeat the same few words a million times
 def normalise_header(text: str) -> str:
     """A header cell reduced for alias lookup: NFKC, no spaces or ``*``, lower case, and
     a trailing note in brackets dropped (``工会名称（必填）`` → ``工会名称``)."""

@@ -48,6 +48,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,18 @@ class Row:
 
 def _clean(value: Any) -> str:
     """NFKC (full-width → half-width), invisible characters out, spaces collapsed."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        if value.isascii():  # NFKC leaves ASCII alone
+            return " ".join(value.split())
+        return _clean_text(value)
+    text = sheets.cell_text(value)
+    return " ".join(text.split())
+
+
+@lru_cache(maxsize=65536)
+def _clean_text(value: str) -> str:
     text = sheets.cell_text(value)
     if not text.isascii():
         text = "".join(c for c in text if unicodedata.category(c) != "Cf")
@@ -240,7 +253,9 @@ def _date(value: Any, label: str, excel: bool) -> date | None:
         ) from None
 
 
-def parse_row(number: int, index: int, cells: list[Any], mapping: dict[int, str], excel: bool) -> Row:
+def parse_row(
+    number: int, index: int, cells: list[Any], mapping: dict[int, str], excel: bool, today: date | None = None
+) -> Row:
     """One sheet row → a ``Row`` with normalised values, or with ``code``/``message`` set."""
     raw = {key: cells[i] if i < len(cells) else None for i, key in mapping.items()}
     row = Row(number, index)
@@ -252,13 +267,13 @@ def parse_row(number: int, index: int, cells: list[Any], mapping: dict[int, str]
         row.code, row.message = exc.code, exc.message
         return row
     try:
-        _check_values(row, raw, excel)
+        _check_values(row, raw, excel, today or timezone.localdate())
     except RowRejected as exc:
         row.code, row.message = exc.code, exc.message
     return row
 
 
-def _check_values(row: Row, raw: dict[str, Any], excel: bool) -> None:
+def _check_values(row: Row, raw: dict[str, Any], excel: bool, today: date) -> None:
     assert row.rid is not None  # noqa: S101 - set by the caller
     row.name = _clean(raw.get("name"))
     if not row.name.isascii():
@@ -276,7 +291,7 @@ def _check_values(row: Row, raw: dict[str, Any], excel: bool) -> None:
             raise RowRejected("MOBILE_INVALID", exc.message) from exc
     join = _date(raw.get("join_date"), "入会日期", excel)
     if join is not None:
-        if join > timezone.localdate():
+        if join > today:
             raise RowRejected("JOIN_DATE_IN_FUTURE", "入会日期不能晚于今天。")
         if join < row.rid.birth_date:
             raise RowRejected("DATE_INVALID", "入会日期早于出生日期，请核对。")
@@ -392,8 +407,9 @@ def iter_rows(parsed: Parsed) -> Iterator[Row]:
     """Every data row parsed, with duplicates within the file marked (first one wins)."""
     excel = parsed.sheet.format == "xlsx"
     first: dict[str, int] = {}
+    today = timezone.localdate()
     for index, (number, cells) in enumerate(parsed.data):
-        row = parse_row(number, index, cells, parsed.mapping, excel)
+        row = parse_row(number, index, cells, parsed.mapping, excel, today)
         if row.bidx:
             earlier = first.get(row.bidx)
             if earlier is None:
@@ -799,73 +815,92 @@ def _insert_members(org: Org, decisions: list[Decision], actor: Any) -> None:
     first = cards.reserve_block(prefix, len(decisions))
     region = cards.region_of(org)
     today = timezone.localdate()
-    members: list[Member] = []
+    members: list[dict[str, Any]] = []
     for offset, decision in enumerate(decisions):
         row = decision.row
         assert row.rid is not None  # noqa: S101
-        full, initials = pinyin_keys(row.name)
+        full, initials = _pinyin(row.name)
         values = dict(row.values)
+        number = row.rid.number
         members.append(
-            Member(
-                org=org,
-                org_path=org.path,
-                name=row.name,
-                name_pinyin=full,
-                name_initials=initials,
-                id_number_enc=pii.encrypt(row.rid.number),
-                id_number_bidx=row.bidx,
-                id_number_masked=pii.mask_id_number(row.rid.number),
-                gender=row.rid.gender,
-                birth_year=row.rid.birth_date.year,
-                mobile=values.pop("mobile", ""),
-                join_date=values.pop("join_date", today),
-                card_number=cards.format_number(prefix, region, first + offset),
+            {
+                "org_id": org.pk,
+                "org_path": org.path,
+                "name": row.name,
+                "name_pinyin": full,
+                "name_initials": initials,
+                "id_number_enc": pii.encrypt(number),
+                "id_number_bidx": row.bidx,
+                "id_number_masked": pii.mask_id_number(number),
+                "gender": row.rid.gender,
+                "birth_year": row.rid.birth_date.year,
+                "mobile": values.pop("mobile", ""),
+                "join_date": values.pop("join_date", today),
+                "card_number": cards.format_number(prefix, region, first + offset),
                 **values,
-            )
+            }
         )
     _fast_insert(Member, members)
     by_bidx = dict(
-        Member.objects.filter(id_number_bidx__in=[m.id_number_bidx for m in members]).values_list(
+        Member.objects.filter(id_number_bidx__in=[m["id_number_bidx"] for m in members]).values_list(
             "id_number_bidx", "pk"
         )
     )
-    for m in members:
-        m.pk = by_bidx[m.id_number_bidx]
-    actor_ref = actor if getattr(actor, "pk", None) else None
+    actor_id = actor.pk if getattr(actor, "pk", None) else None
     _fast_insert(
         MembershipEvent,
         [
-            MembershipEvent(
-                member=m, kind=EventKind.JOINED, org=org, on_date=m.join_date, note="批量导入", actor=actor_ref
-            )
+            {
+                "member_id": by_bidx[m["id_number_bidx"]],
+                "kind": EventKind.JOINED,
+                "org_id": org.pk,
+                "on_date": m["join_date"],
+                "note": "批量导入",
+                "actor_id": actor_id,
+            }
             for m in members
         ],
     )
 
 
-def _fast_insert(model: type[models.Model], objs: list[Any]) -> None:
-    """Insert ``objs`` (pks are not set): COPY on PostgreSQL, ``bulk_create`` elsewhere.
+_PINYIN: dict[str, tuple[str, str]] = {}
 
-    The ORM's multi-row INSERT spends ~1 ms a row compiling SQL; COPY streams the rows.
-    A duplicate blind index still fails the whole COPY (IntegrityError), as it should.
+
+def _pinyin(name: str) -> tuple[str, str]:
+    """``pinyin_keys`` remembered per distinct name for the life of the worker (names repeat)."""
+    keys = _PINYIN.get(name)
+    if keys is None:
+        if len(_PINYIN) >= 500_000:
+            _PINYIN.clear()
+        keys = _PINYIN[name] = pinyin_keys(name)
+    return keys
+
+
+def _fast_insert(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (field attnames → values; the rest take the field defaults): COPY on
+    PostgreSQL, ``bulk_create`` elsewhere.
+
+    The ORM's multi-row INSERT spends ~1 ms a row compiling SQL, and a model instance per
+    row costs more than the row's encryption; COPY streams plain tuples. A duplicate blind
+    index still fails the whole COPY (IntegrityError), as it should.
     """
     if connection.vendor != "postgresql":
-        model._default_manager.bulk_create(objs)
+        model._default_manager.bulk_create([model(**row) for row in rows])
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    now = timezone.now()
+    defaults: list[Any] = []
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            defaults.append(now)
+        else:  # what the model's __init__ would set: the default, "" or None
+            defaults.append(f.get_db_prep_save(f.get_default(), connection))
+    columns = [(f.attname, default) for f, default in zip(fields, defaults, strict=True)]
     quote = connection.ops.quote_name
     sql = f"COPY {quote(str(model._meta.db_table))} ({', '.join(quote(str(f.column)) for f in fields)}) FROM STDIN"
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for obj in objs:
-            copy.write_row([_copy_value(f, obj) for f in fields])
-
-
-def _copy_value(f: Any, obj: models.Model) -> Any:
-    # Plain Python values adapt natively in psycopg; only auto_now fields need pre_save.
-    if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-        return f.pre_save(obj, True)
-    value = getattr(obj, f.attname)
-    return bytes(value) if isinstance(value, memoryview) else value
+        for row in rows:
+            copy.write_row([row.get(name, default) for name, default in columns])
 
 
 # --- the error report -------------------------------------------------------------------
@@ -873,7 +908,12 @@ def _copy_value(f: Any, obj: models.Model) -> Any:
 
 def _write_error_report(job: ImportJob, parsed: Parsed) -> None:
     """The rejected rows as uploaded, plus a 错误原因 column, in the upload's format."""
-    reasons = {r.row_number: f"[{r.code}] {r.message}" for r in job.rejections.only("row_number", "code", "message")}
+    reasons = {
+        number: f"[{code}] {message}"
+        for number, code, message in ImportRejection.objects.filter(job_id=job.pk).values_list(
+            "row_number", "code", "message"
+        )
+    }
     if not reasons:
         return
     _header_number, header = parsed.sheet.rows[parsed.header_at]
