@@ -64,7 +64,7 @@ from gonghui.core.errors import Conflict, DomainError, InvalidValue
 from gonghui.core.mobiles import MobileError, normalize_mobile
 from gonghui.core.text import pinyin_keys
 from gonghui.members import cards, datachecks, transfers
-from gonghui.members.actions import id_blind_index, lock_receiving_org, update_member
+from gonghui.members.actions import PLAIN_FIELDS, id_blind_index, lock_receiving_org, update_member
 from gonghui.members.models import (
     OPEN_TRANSFER_STATUSES,
     Education,
@@ -190,20 +190,7 @@ _YES = {"是", "y", "yes", "true", "1", "√"}
 _NO = {"否", "n", "no", "false", "0", ""}
 _TEXT_FIELDS = ("ethnicity", "workplace")
 # Fields compared for an update: the file's non-empty values win.
-UPDATE_FIELDS = (
-    "name",
-    "mobile",
-    "ethnicity",
-    "education",
-    "political_status",
-    "household_type",
-    "employment_status",
-    "is_migrant_worker",
-    "new_employment_group",
-    "skill_level",
-    "workplace",
-    "join_date",
-)
+UPDATE_FIELDS = ("name", "mobile", *(f for f in PLAIN_FIELDS if f != "bank_name"))
 
 # --- rows -------------------------------------------------------------------------------
 
@@ -617,21 +604,25 @@ def mark_failed(job: ImportJob, exc: DomainError) -> None:
     )
 
 
-def dry_run(job: ImportJob) -> Summary:
-    """Classify every row without writing; fills ``job.preview`` and sets READY."""
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=JobStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
-    )
+def _start(job: ImportJob) -> tuple[Org, Parsed]:
+    """Mark the job running and read its sheet; a bad file or union fails the job."""
+    now = timezone.now()
+    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=now, heartbeat_at=now)
     try:
         org = Org.objects.get(pk=job.org_id)
         _check_target(org)
-        parsed = _read_job(job)
+        return org, _read_job(job)
     except sheets.SheetError as exc:
         mark_failed(job, exc)
         raise InvalidValue(exc.code, exc.message) from exc
     except DomainError as exc:
         mark_failed(job, exc)
         raise
+
+
+def dry_run(job: ImportJob) -> Summary:
+    """Classify every row without writing; fills ``job.preview`` and sets READY."""
+    org, parsed = _start(job)
     summary = Summary()
     batch: list[Row] = []
 
@@ -674,18 +665,7 @@ def commit(job: ImportJob, *, chunk_size: int = CHUNK_SIZE) -> ImportJob:
         return job
     if not job.committing:
         raise Conflict("IMPORT_NOT_READY", "预检尚未完成或尚未确认，不能写入。")
-    now = timezone.now()
-    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=now, heartbeat_at=now)
-    try:
-        org = Org.objects.get(pk=job.org_id)
-        _check_target(org)
-        parsed = _read_job(job)
-    except sheets.SheetError as exc:
-        mark_failed(job, exc)
-        raise InvalidValue(exc.code, exc.message) from exc
-    except DomainError as exc:
-        mark_failed(job, exc)
-        raise
+    org, parsed = _start(job)
     batch: list[Row] = []
     chunk_no = 0
     for row in iter_rows(parsed):
