@@ -21,6 +21,7 @@ ACTION_LABELS = {
     "org.create": _("新建组织"),
     "org.update": _("修改组织"),
     "org.move": _("移动组织"),
+    "org.tags": _("修改工会标签"),
     "org.close": _("撤销组织"),
     "org.branding": _("修改门户形象"),
     "role.grant": _("授予角色"),

@@ -38,6 +38,8 @@ class Perm(enum.StrEnum):
     AUDIT_VIEW = "audit.view"
     ROLE_MANAGE = "role.manage"
     SMS_OUTBOX_VIEW = "sms.outbox_view"
+    ACTIVITY_VIEW = "activity.view"  # activity lists, results, participation charts
+    ACTIVITY_MANAGE = "activity.manage"  # create, edit, publish, close, check people in
 
 
 class RoleKind(models.TextChoices):
@@ -47,11 +49,11 @@ class RoleKind(models.TextChoices):
     AUDITOR = "auditor", _("审计员")
 
 
-_VIEW = {Perm.ORG_VIEW, Perm.MEMBER_VIEW}
+_VIEW = {Perm.ORG_VIEW, Perm.MEMBER_VIEW, Perm.ACTIVITY_VIEW}
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     RoleKind.CHAIR: frozenset(Perm),
     RoleKind.ADMIN: frozenset(Perm),
-    RoleKind.STAFF: frozenset(_VIEW | {Perm.ORG_CHANGE, Perm.MEMBER_CHANGE}),
+    RoleKind.STAFF: frozenset(_VIEW | {Perm.ORG_CHANGE, Perm.MEMBER_CHANGE, Perm.ACTIVITY_MANAGE}),
     RoleKind.AUDITOR: frozenset(_VIEW | {Perm.AUDIT_VIEW}),
 }
 

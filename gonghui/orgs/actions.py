@@ -9,6 +9,7 @@ forbids (a level under the wrong parent, a move into one's own subtree).
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from typing import Any
 
@@ -22,7 +23,7 @@ from gonghui.core import audit, uscc
 from gonghui.core.access import RoleKind
 from gonghui.core.errors import DomainError, InvalidValue
 from gonghui.core.text import pinyin_keys
-from gonghui.orgs.models import ALLOWED_CHILDREN, Notice, Org, OrgLevel, OrgStatus, Role
+from gonghui.orgs.models import ALLOWED_CHILDREN, Notice, Org, OrgLevel, OrgStatus, OrgTag, Role
 
 # Fields an org record may carry, as accepted from forms, the API and imports.
 EDITABLE_FIELDS = (
@@ -277,6 +278,32 @@ def grant_role(*, actor: Any, user: Any, org: Org, role: str) -> Role:
 def revoke_role(*, actor: Any, role: Role) -> None:
     audit.record("role.revoke", actor=actor, obj=role, org=role.org, details={"user": role.user_id, "role": role.role})
     role.delete()
+
+
+TAG_MAX = 20
+
+
+@transaction.atomic
+def set_tags(*, actor: Any, org: Org, tags: list[str]) -> list[str]:
+    """Replace the union's tags (trimmed, NFKC, de-duplicated, at most 20)."""
+    clean: list[str] = []
+    for raw in tags:
+        tag = unicodedata.normalize("NFKC", str(raw)).strip()
+        if not tag:
+            continue
+        if len(tag) > 20:
+            raise InvalidValue("TAG_TOO_LONG", f"标签“{tag[:20]}…”太长：每个标签最多 20 个字。")
+        if tag not in clean:
+            clean.append(tag)
+    if len(clean) > TAG_MAX:
+        raise InvalidValue("TAG_TOO_MANY", f"每个工会最多 {TAG_MAX} 个标签。")
+    before = sorted(OrgTag.objects.filter(org=org).values_list("name", flat=True))
+    if before == sorted(clean):
+        return clean
+    OrgTag.objects.filter(org=org).exclude(name__in=clean).delete()
+    OrgTag.objects.bulk_create([OrgTag(org=org, name=t) for t in clean], ignore_conflicts=True)
+    audit.record("org.tags", actor=actor, obj=org, details={"before": before, "after": sorted(clean)})
+    return clean
 
 
 @transaction.atomic

@@ -150,6 +150,23 @@ class Org(MP_Node):
         return self.status == OrgStatus.ACTIVE
 
 
+class OrgTag(models.Model):
+    """A free label a union carries (非公企业, 新就业形态, 园区…): activities and notices
+    can be aimed at unions with a tag."""
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(_("标签"), max_length=20)
+
+    class Meta:
+        verbose_name = _("工会标签")
+        verbose_name_plural = _("工会标签")
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="org_tag_once")]
+        indexes = [models.Index(fields=["name", "org"], name="org_tag_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Role(models.Model):
     """A cadre's role on an org; it grants that role's rights over the whole subtree."""
 
