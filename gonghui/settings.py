@@ -184,6 +184,9 @@ LOGIN_URL = "portal:login"
 
 # Sessions: absolute lifetime plus an idle timeout enforced by our middleware
 # (等保 level 3 asks for both for administrators).
+# "django.contrib.sessions.backends.cached_db" in production with Redis: a session is
+# read from the cache and written through to the database (docs/DEPLOYMENT.md).
+SESSION_ENGINE = env_str("SESSION_ENGINE") or "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
 SESSION_COOKIE_HTTPONLY = True
