@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "gonghui.members",
     "gonghui.inbox",
     "gonghui.activities",
+    "gonghui.points",
     "gonghui.activities.kinds.vote",
     "gonghui.activities.kinds.survey",
     "gonghui.activities.kinds.signup",
@@ -290,6 +291,20 @@ TRANSFER_RELEASE_DAYS = env_int("TRANSFER_RELEASE_DAYS", 15)
 INACTIVE_REVIEW_MONTHS = env_int("INACTIVE_REVIEW_MONTHS", 6)
 # Whether retained members (retired, unemployed) keep a vote; the statute says no.
 RETAINED_MEMBERS_VOTE = env_bool("RETAINED_MEMBERS_VOTE", False)
+# Points expire this many months after they were earned, oldest first (DOMAIN: 12–24).
+POINTS_EXPIRY_MONTHS = env_int("POINTS_EXPIRY_MONTHS", 12)
+
+# Secret ballots (无记名投票): staged ballots are mixed into the published table once this
+# many are waiting — each published ballot hides among at least this many (docs/ACTIVITIES.md).
+SECRET_BALLOT_MIX_BATCH = env_int("SECRET_BALLOT_MIX_BATCH", 50)
+if SECRET_BALLOT_MIX_BATCH < 1:
+    raise ImproperlyConfigured("SECRET_BALLOT_MIX_BATCH must be at least 1")
+
+# Ticket rushes (抢票): the waiting room admits this many members per second per activity
+# (plus a burst at the opening) and queues the rest in arrival order; an activity may set
+# its own rate. Per web process with the local-memory cache, shared with Redis.
+RUSH_ADMIT_RATE = env_int("RUSH_ADMIT_RATE", 200)
+RUSH_ADMIT_BURST = env_int("RUSH_ADMIT_BURST", 200)
 
 LOGGING = {
     "version": 1,

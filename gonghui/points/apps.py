@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PointsConfig(AppConfig):
+    name = "gonghui.points"
+    label = "points"
+    verbose_name = "积分"
