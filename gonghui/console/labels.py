@@ -23,6 +23,7 @@ ACTION_LABELS = {
     "org.move": _("移动组织"),
     "org.tags": _("修改工会标签"),
     "points.adjust": _("调整会员积分"),
+    "points.rule": _("设置积分规则"),
     "org.close": _("撤销组织"),
     "org.branding": _("修改门户形象"),
     "role.grant": _("授予角色"),

@@ -33,6 +33,7 @@ from gonghui.core.text import pinyin_keys
 from gonghui.inbox import actions as inbox
 from gonghui.inbox.models import MessageKind
 from gonghui.members import actions as member_actions
+from gonghui.members import signals
 from gonghui.members.cards import issue_card_number
 from gonghui.members.history import record_event
 from gonghui.members.models import (
@@ -321,6 +322,8 @@ def approve(actor: Any, application: Application) -> Member:
         sender=application.org,
         send_sms=True,
     )
+    member_id, org_id = member.pk, application.org_id
+    transaction.on_commit(lambda: signals.member_joined.send(sender=Member, member_id=member_id, org_id=org_id))
     return member
 
 

@@ -42,6 +42,7 @@ from django_tasks import task
 from gonghui.core import access, audit
 from gonghui.core.access import Perm
 from gonghui.core.errors import Conflict, InvalidValue
+from gonghui.members import signals
 from gonghui.members.models import (
     JobStatus,
     Member,
@@ -272,6 +273,7 @@ def _finish(
         if status == VerificationStatus.VERIFIED:
             locked.verified_at = now
             update.append("verified_at")
+            _announce_verified(locked.pk)
         locked.save(update_fields=update)
         audit.record(
             "member.verify",
@@ -290,6 +292,10 @@ def _finish(
             _advance_batch(batch_id, locked.pk, result.outcome, now)
     member.verification_status, member.verified_at = locked.verification_status, locked.verified_at
     return attempt
+
+
+def _announce_verified(member_id: int) -> None:
+    transaction.on_commit(lambda: signals.member_verified.send(sender=Member, member_id=member_id))
 
 
 def verify_member(
@@ -338,6 +344,7 @@ def manual_review(actor: Any, member: Member, approve: bool, note: str) -> Verif
     if approve:
         locked.verified_at = now
         update.append("verified_at")
+        _announce_verified(locked.pk)
     locked.save(update_fields=update)
     audit.record("member.verify_manual", actor=actor, obj=locked, details={"approve": approve, "note": note[:300]})
     member.verification_status, member.verified_at = locked.verification_status, locked.verified_at

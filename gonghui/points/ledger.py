@@ -51,7 +51,8 @@ def expiry_for(now: datetime) -> datetime:
     return now.replace(year=now.year + year, month=month + 1, day=day)
 
 
-def _account_for_update(member: Member) -> Account:
+def lock_account(member: Member) -> Account:
+    """The member's account (created on first use), locked for the rest of the transaction."""
     account = Account.objects.select_for_update().filter(member_id=member.pk).first()
     if account is None:
         try:
@@ -169,7 +170,7 @@ def earn(
     _check_key(key)
     if amount <= 0:
         raise InvalidValue("POINTS_AMOUNT", "获得的积分必须是正整数。")
-    account = _account_for_update(member)
+    account = lock_account(member)
     replay = _replay(key, account, EntryKind.EARN, amount)
     if replay:
         return replay
@@ -195,7 +196,7 @@ def spend(
     _check_key(key)
     if amount <= 0:
         raise InvalidValue("POINTS_AMOUNT", "消费的积分必须是正整数。")
-    account = _account_for_update(member)
+    account = lock_account(member)
     replay = _replay(key, account, EntryKind.SPEND, -amount)
     if replay:
         return replay
@@ -273,7 +274,7 @@ def adjust(*, actor: Any, member: Member, amount: int, reason: str, key: str) ->
         raise InvalidValue("POINTS_AMOUNT", "调整的积分不能为 0。")
     if not reason.strip():
         raise InvalidValue("POINTS_REASON_REQUIRED", "请填写调整原因。")
-    account = _account_for_update(member)
+    account = lock_account(member)
     replay = _replay(key, account, EntryKind.ADJUST, amount)
     if replay:
         return replay

@@ -134,3 +134,74 @@ class LotUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_id}→{self.lot_id}: {self.amount}"
+
+
+# --- earning rules ----------------------------------------------------------------------
+
+
+class RuleKind(models.TextChoices):
+    SIGNIN = "signin", _("每日签到")
+    READ_NEWS = "read_news", _("阅读资讯")
+    ACTIVITY = "activity", _("参与活动")
+    JOIN = "join", _("入会")
+    VERIFY = "verify", _("实名认证")
+    OVERALL = "overall", _("每日/每月总上限")
+
+
+class EarningRule(models.Model):
+    """One version of a union's rule for one way of earning.
+
+    Versions are never edited: a change is a new row with a later ``effective_from``, so
+    past awards keep the rule they were paid under. A member is paid by the nearest union
+    on their path (their own union first, then its parents) that has a version of that
+    kind in effect; ``points = 0`` switches earning off for a subtree.
+    """
+
+    org = models.ForeignKey("orgs.Org", on_delete=models.PROTECT, related_name="earning_rules")
+    org_path = models.CharField(max_length=255)
+    kind = models.CharField(_("规则"), max_length=16, choices=RuleKind.choices)
+    points = models.PositiveIntegerField(_("每次积分"), default=0)
+    daily_cap = models.PositiveIntegerField(_("每日上限"), null=True, blank=True)
+    monthly_cap = models.PositiveIntegerField(_("每月上限"), null=True, blank=True)
+    streak_days = models.PositiveSmallIntegerField(_("连续签到天数"), default=0)
+    streak_bonus = models.PositiveIntegerField(_("连续签到奖励"), default=0)
+    min_read_seconds = models.PositiveSmallIntegerField(_("最短阅读秒数"), default=10)
+    effective_from = models.DateTimeField(_("生效时间"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    scope_path_field: ClassVar[str] = "org_path"
+    org_path_copies: ClassVar[tuple[str, ...]] = ("org_path",)
+
+    class Meta:
+        verbose_name = _("积分规则")
+        verbose_name_plural = _("积分规则")
+        constraints = [
+            models.UniqueConstraint(fields=["org", "kind", "effective_from"], name="earning_rule_version_once")
+        ]
+        indexes = [models.Index(fields=["kind", "org_path", "effective_from"], name="earning_rule_lookup_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.points}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise RuntimeError("earning rule versions are never edited: add a new version")
+        super().save(*args, **kwargs)
+
+
+class SignIn(models.Model):
+    """A member's daily sign-in (每日签到) and the streak it continued."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="sign_ins")
+    on_date = models.DateField()
+    streak = models.PositiveIntegerField(default=1)
+    points = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "on_date"], name="sign_in_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.on_date}"

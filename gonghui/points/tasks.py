@@ -1,0 +1,22 @@
+"""Background work for points: awards for events other modules announce, and expiry."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from gonghui.members.models import Member
+from gonghui.points import ledger, rules
+
+
+@task()
+def award_task(member_id: int, kind: str, object_id: str) -> int:
+    """Pay an event (idempotent: a retried task pays nothing twice)."""
+    member = Member.objects.filter(pk=member_id).first()
+    if member is None:
+        return 0
+    return rules.award(member, kind, object_id).points
+
+
+@task()
+def expire_points_task() -> int:
+    return ledger.expire_due()
