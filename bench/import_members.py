@@ -24,7 +24,10 @@ What runs, in one process:
    indexes) — what PostgreSQL needs to store the same rows with no Python at all.
 
 Peak memory is the process's peak RSS (``resource.getrusage``) — generating the CSV
-streams to disk, so it is the pipeline's.
+streams to disk, so it is the pipeline's — and, separately, the largest peak RSS of the
+parsing pool's processes (``RUSAGE_CHILDREN``: forked children share the parent's pages
+until they write them, so the two are not simply added). ``--profile`` profiles the main
+process only; the pool's parsing shows there as waiting on its futures.
 """
 
 from __future__ import annotations
@@ -70,6 +73,10 @@ HEADER = (
 
 def peak_rss_mb() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def peak_child_rss_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 
 
 def write_csv(path: Path, rows: int, seed: int) -> dict[str, int]:
@@ -174,6 +181,7 @@ def run_import(path: Path, org: Any, profile: Path | None) -> dict[str, Any]:
         "seconds": round(total, 1),
         "rows_per_s": round(rows / total),
         "peak_rss_mb": peak_rss_mb(),
+        "peak_pool_rss_mb": peak_child_rss_mb(),
     }
 
 
@@ -276,7 +284,10 @@ def main() -> int:
         f"import:  {imp['rows']:>9,} rows in {imp['seconds']:>6.1f} s  {imp['rows_per_s']:>8,} rows/s"
         f"  (upload {imp['upload_s']} s, dry run {imp['dry_run_s']} s, commit {imp['commit_s']} s)"
     )
-    print(f"  created {imp['created']:,}, rejected {imp['rejected']:,}; peak RSS {imp['peak_rss_mb']:,} MB")
+    print(
+        f"  created {imp['created']:,}, rejected {imp['rejected']:,}; peak RSS {imp['peak_rss_mb']:,} MB"
+        f" (a parsing pool process at most {imp['peak_pool_rss_mb']:,} MB)"
+    )
     print(
         f"floor COPY: {floor['rows']:>9,} rows in {floor['seconds']:>6.1f} s  {floor['rows_per_s']:>8,} rows/s"
         f"  → import = {ratio:.2f}× the floor"

@@ -109,6 +109,8 @@ INSTALLED_APPS = [
     "gonghui.inbox",
     "gonghui.activities",
     "gonghui.points",
+    "gonghui.coupons",
+    "gonghui.news",
     "gonghui.activities.kinds.vote",
     "gonghui.activities.kinds.survey",
     "gonghui.activities.kinds.signup",

@@ -10,12 +10,14 @@ WORKER=$!
     "$BIN/python" manage.py resume_broadcasts >/dev/null || true
     "$BIN/python" manage.py resume_imports >/dev/null || true
     "$BIN/python" manage.py close_due_activities >/dev/null || true
+    "$BIN/python" manage.py resume_coupon_issues >/dev/null || true
     sleep 120
   done ) &
 RESUME=$!
 ( while sleep 3600; do
     "$BIN/python" manage.py membership_housekeeping || true
     "$BIN/python" manage.py expire_points || true
+    "$BIN/python" manage.py expire_coupons || true
   done ) &
 HOUSEKEEPING=$!
 trap 'kill $WORKER $RESUME $HOUSEKEEPING 2>/dev/null || true' EXIT INT TERM

@@ -147,6 +147,58 @@ def update_activity(
     return locked
 
 
+COVER_MAX_BYTES = 2 * 1024 * 1024
+COVER_TYPES = {"image/png", "image/jpeg", "image/webp"}
+
+
+def _check_cover(upload: Any) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    if upload.size > COVER_MAX_BYTES:
+        raise InvalidValue("ACTIVITY_COVER_TOO_LARGE", "封面图不能超过 2 MB。", field="cover")
+    if getattr(upload, "content_type", None) not in COVER_TYPES:
+        raise InvalidValue("ACTIVITY_COVER_TYPE", "封面图只能是 PNG、JPEG 或 WebP 图片。", field="cover")
+    try:
+        with Image.open(upload) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidValue("ACTIVITY_COVER_INVALID", "封面图不是有效的图片文件。", field="cover") from exc
+    finally:
+        upload.seek(0)
+
+
+@transaction.atomic
+def set_cover(*, actor: Any, activity: Activity, cover: Any = None, clear: bool = False) -> Activity:
+    """Replace or remove the cover image (PNG, JPEG or WebP up to 2 MB, a real image)."""
+    locked = lock(activity)
+    if locked.state == ActivityState.ARCHIVED:
+        raise Conflict("ACTIVITY_ENDED", "活动已归档，不能再修改。")
+    if cover is not None:
+        _check_cover(cover)
+        locked.cover.save(cover.name, cover, save=False)
+    elif clear and locked.cover:
+        locked.cover = None  # type: ignore[assignment]
+    else:
+        return locked
+    locked.save(update_fields=["cover", "updated_at"])
+    audit.record("activity.update", actor=actor, obj=locked, org=locked.org, details={"fields": ["cover"]})
+    return locked
+
+
+def export_activity(*, actor: Any, activity: Activity, file_format: str) -> tuple[list[str], list[list[Any]]]:
+    """The kind's export (headers, rows), recorded in the audit log as the organiser's export."""
+    headers, rows = registry.get(activity.kind).export(activity)
+    materialised = [list(row) for row in rows]
+    audit.record(
+        "activity.export",
+        actor=actor,
+        obj=activity,
+        org=activity.org,
+        details={"format": file_format, "rows": len(materialised)},
+    )
+    return list(headers), materialised
+
+
 @transaction.atomic
 def set_audience_members(*, actor: Any, activity: Activity, members: list[Member]) -> int:
     """Replace the named list (for ``member_list_only`` activities); only members inside
@@ -208,12 +260,13 @@ def _finalise_locked(locked: Activity) -> None:
 
 
 @transaction.atomic
-def finalise_activity(activity: Activity) -> bool:
+def finalise_activity(activity: Activity, *, now: datetime | None = None) -> bool:
     """Run the kind's close hook once for an activity whose time is up. Idempotent."""
     locked = lock(activity)
     if locked.finalised_at is not None or locked.status == ActivityStatus.DRAFT:
         return False
-    if locked.state != ActivityState.CLOSED and locked.status != ActivityStatus.CLOSED:
+    # The same clock as the caller's: close_due_activities(now) picked it as due at ``now``.
+    if locked.state_at(now or timezone.now()) != ActivityState.CLOSED and locked.status != ActivityStatus.CLOSED:
         return False
     if locked.status == ActivityStatus.PUBLISHED:
         locked.status = ActivityStatus.CLOSED
@@ -229,7 +282,7 @@ def close_due_activities(now: datetime | None = None) -> list[int]:
     done: list[int] = []
     due = Activity.objects.filter(status=ActivityStatus.PUBLISHED, ends_at__lte=now, finalised_at__isnull=True)
     for activity in due.order_by("ends_at")[:500]:
-        if finalise_activity(activity):
+        if finalise_activity(activity, now=now):
             done.append(activity.pk)
     return done
 

@@ -43,6 +43,16 @@ class ActivityKind:
         """Validated settings, or ``InvalidValue`` naming the first bad field."""
         if self.settings_form is None:
             return {}
+        if instance is None and not data:
+            # A new draft with no settings yet (the console creates the draft first and the
+            # organiser fills the kind's settings in on the edit page): start from the
+            # form's initial values. Publishing (``check_publish``) refuses what is missing.
+            fields = self.settings_form().fields
+            return {
+                name: _jsonable(field.initial)
+                for name, field in fields.items()
+                if field.initial is not None and not callable(field.initial)
+            }
         initial = dict(instance.settings) if instance is not None else {}
         form = self.settings_form(data={**initial, **data})
         if not form.is_valid():

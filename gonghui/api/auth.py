@@ -112,3 +112,22 @@ def get_me(request: HttpRequest) -> MeOut:
         name=user.name,
         roles=[RoleOut(org_id=g.org_id, org_name=names.get(g.org_id, ""), role=g.role) for g in user_grants],
     )
+
+
+class OptionalSessionAuth(AccountSessionAuth):
+    """The caller's session when there is one; a visitor without one passes too.
+
+    For public reads (an activity's page): the answer then says ``NOT_A_MEMBER``.
+    """
+
+    openapi_description = (
+        "可选：会员门户或干部控制台的登录会话；不带会话时以访客身份调用"
+        " / Optional: the portal or console session cookie; without it the caller is a visitor."
+    )
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        # AnonymousUser is truthy: Ninja takes it as "authenticated" and the view decides.
+        return request.user
+
+
+optional_auth = OptionalSessionAuth()

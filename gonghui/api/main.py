@@ -13,7 +13,21 @@ from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 from ninja.renderers import JSONRenderer
 
-from gonghui.api import applications, auth, cards, errors, members, messages, orgs, transfers
+from gonghui.activities import plugins
+from gonghui.api import (
+    activities,
+    applications,
+    auth,
+    cards,
+    coupons,
+    errors,
+    members,
+    messages,
+    news,
+    orgs,
+    points,
+    transfers,
+)
 
 DESCRIPTION = """\
 工会开放接口（第 1 版）。/ The Gonghui open API, version 1.
@@ -76,6 +90,26 @@ TAGS = [
     },
     {"name": "消息 messages", "description": "我的消息、未读数；干部群发通知及进度 / inbox and broadcasts"},
     {"name": "会员卡 cards", "description": "电子会员卡与二维码核验 / e-member card and its QR check"},
+    {
+        "name": "券 coupons",
+        "description": "我的券；商户查询与核销（恰好一次，支持 Idempotency-Key）；干部的券模板、发券、批量发放与统计"
+        " / coupon wallet, merchant redemption, cadre templates, issuing and reports",
+    },
+    {
+        "name": "活动 activities",
+        "description": "活动：主办方新建、修改、发布、提前结束、归档、参与统计、指定名单；会员查看面向我的活动、"
+        "能否参加及原因、我参加过的活动 / activities: organisers and members",
+    },
+    {
+        "name": "资讯 news",
+        "description": "资讯：会员阅读所在工会及上级工会的资讯，读满规定时间领取阅读积分；"
+        "干部撰写、发布（可定时）、撤回、置顶 / news for members and cadres",
+    },
+    {
+        "name": "积分 points",
+        "description": "积分：我的余额与明细、每日签到；干部查看与设置积分规则、查看会员积分、发放或扣减"
+        "（需 Idempotency-Key）/ points",
+    },
 ]
 
 
@@ -113,3 +147,14 @@ api.add_router("/v1/cards", cards.router)
 api.add_router("/v1/me/card", cards.me_router)
 api.add_router("/v1/me/messages", messages.me_router)
 api.add_router("/v1/broadcasts", messages.broadcast_router)
+api.add_router("/v1/me/news", news.me_router)
+api.add_router("/v1/news", news.router)
+api.add_router("/v1/me/points", points.me_router)
+api.add_router("/v1/points", points.router)
+api.add_router("/v1/me/coupons", coupons.me_router)
+api.add_router("/v1/merchant", coupons.merchant_router)
+api.add_router("/v1/coupons", coupons.router)
+api.add_router("/v1/activities", activities.router)
+# Each activity kind's own router (api.activity_<key>.router), found by convention.
+for _key, _module in plugins.kind_modules("gonghui.api"):
+    api.add_router("/v1/activities", _module.router)

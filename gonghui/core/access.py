@@ -40,6 +40,13 @@ class Perm(enum.StrEnum):
     SMS_OUTBOX_VIEW = "sms.outbox_view"
     ACTIVITY_VIEW = "activity.view"  # activity lists, results, participation charts
     ACTIVITY_MANAGE = "activity.manage"  # create, edit, publish, close, check people in
+    NEWS_PUBLISH = "news.publish"  # compose, publish, withdraw, pin news items (资讯)
+    POINTS_VIEW = "points.view"  # members' points balances and statements, points reports
+    POINTS_MANAGE = "points.manage"  # earning rules, cadre grants and deductions
+    COUPON_VIEW = "coupon.view"  # coupon templates, issued coupons, redemption reports
+    COUPON_MANAGE = "coupon.manage"  # merchants and their accounts, coupon templates, stock, issuing
+    MALL_MANAGE = "mall.manage"  # points-mall goods, images, stock, virtual codes, cancelling orders, reports
+    MALL_FULFIL = "mall.fulfil"  # points-mall orders: list, ship, confirm pickup by the member's code
 
 
 class RoleKind(models.TextChoices):
@@ -49,11 +56,23 @@ class RoleKind(models.TextChoices):
     AUDITOR = "auditor", _("审计员")
 
 
-_VIEW = {Perm.ORG_VIEW, Perm.MEMBER_VIEW, Perm.ACTIVITY_VIEW}
+_VIEW = {Perm.ORG_VIEW, Perm.MEMBER_VIEW, Perm.ACTIVITY_VIEW, Perm.POINTS_VIEW, Perm.COUPON_VIEW}
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     RoleKind.CHAIR: frozenset(Perm),
     RoleKind.ADMIN: frozenset(Perm),
-    RoleKind.STAFF: frozenset(_VIEW | {Perm.ORG_CHANGE, Perm.MEMBER_CHANGE, Perm.ACTIVITY_MANAGE}),
+    RoleKind.STAFF: frozenset(
+        _VIEW
+        | {
+            Perm.ORG_CHANGE,
+            Perm.MEMBER_CHANGE,
+            Perm.ACTIVITY_MANAGE,
+            Perm.NEWS_PUBLISH,
+            Perm.POINTS_MANAGE,
+            Perm.COUPON_MANAGE,
+            Perm.MALL_MANAGE,
+            Perm.MALL_FULFIL,
+        }
+    ),
     RoleKind.AUDITOR: frozenset(_VIEW | {Perm.AUDIT_VIEW}),
 }
 

@@ -1163,6 +1163,70 @@ def _create_demo_accounts(tree: DemoTree, seed: int, ids: dict[str, int], member
     return users
 
 
+# Province-wide earning rules and a few news items, so a fresh `make run` shows points
+# being earned (sign in, read news) rather than an empty page.
+DEMO_RULES: tuple[tuple[str, dict[str, int]], ...] = (
+    ("signin", {"points": 5, "streak_days": 7, "streak_bonus": 20}),
+    ("read_news", {"points": 2, "daily_cap": 10, "min_read_seconds": 10}),
+    ("activity", {"points": 10, "daily_cap": 30}),
+    ("join", {"points": 50}),
+    ("verify", {"points": 30}),
+    ("overall", {"daily_cap": 100, "monthly_cap": 1000}),
+)
+DEMO_NEWS: tuple[tuple[str, str, str, str, bool], ...] = (
+    # (where, title, tags, body, pinned)
+    (
+        "province",
+        "全省职工技能大赛报名开始",
+        "技能大赛，通知",
+        "<p>为弘扬劳模精神、劳动精神、工匠精神，省总工会举办全省职工技能大赛。</p>"
+        "<h3>参赛对象</h3><ul><li>全省在职职工</li><li>新就业形态劳动者</li></ul>",
+        True,
+    ),
+    (
+        "province",
+        "职工疗休养工作安排",
+        "疗休养",
+        "<p>各级工会按计划组织一线职工、劳动模范参加疗休养，优先安排长期在一线工作的职工。</p>",
+        False,
+    ),
+    (
+        "tianhe",
+        "天河区夏日送清凉活动启动",
+        "送清凉",
+        "<p>区总工会走访户外劳动者，送去防暑降温用品。</p>",
+        False,
+    ),
+)
+
+
+def _seed_news_and_points(tree: DemoTree, ids: dict[str, int]) -> None:
+    """Written directly, like the rest of the seed: the run's one audit event covers it."""
+    from gonghui.news.actions import sanitise_html
+    from gonghui.news.models import NewsItem, NewsStatus, NewsTag
+    from gonghui.points.models import EarningRule
+
+    now = timezone.now()
+    province = Org.objects.get(pk=ids[tree.province.path])
+    EarningRule.objects.bulk_create(
+        EarningRule(org=province, org_path=province.path, kind=kind, effective_from=now, **values)
+        for kind, values in DEMO_RULES
+    )
+    where = {"province": province, "tianhe": Org.objects.get(pk=ids[tree.tianhe.path])}
+    for n, (place, title, tags, body, pinned) in enumerate(DEMO_NEWS):
+        org = where[place]
+        item = NewsItem.objects.create(
+            org=org,
+            org_path=org.path,
+            title=title,
+            body=sanitise_html(body),
+            status=NewsStatus.PUBLISHED,
+            published_at=now - timedelta(hours=n),
+            pinned=pinned,
+        )
+        NewsTag.objects.bulk_create(NewsTag(news=item, name=t) for t in tags.split("，"))
+
+
 def seed(
     *,
     members: int,
@@ -1191,6 +1255,7 @@ def seed(
         written = 1 + _write_members(factory, ids, batch, progress, tree.bulk_members)
         member_seconds = time.perf_counter() - member_started
         _create_demo_accounts(tree, seed, ids, demo_member)
+        _seed_news_and_points(tree, ids)
         # Online approvals continue the card serials after the seeded ones.
         last_serial = next(factory.card_serial) - 1
         CardSequence.objects.update_or_create(prefix=factory.prefix, defaults={"last": last_serial})

@@ -1,6 +1,21 @@
 from django.urls import path
 
-from gonghui.portal.views import account, auth, card, find, join, me, membership, messages, unions
+from gonghui.portal.views import (
+    account,
+    activities,
+    auth,
+    card,
+    coupons,
+    find,
+    join,
+    me,
+    membership,
+    merchant,
+    messages,
+    news,
+    points,
+    unions,
+)
 
 app_name = "portal"
 urlpatterns = [
@@ -28,9 +43,25 @@ urlpatterns = [
     path("me/card/print/", card.card_print, name="card_print"),
     path("me/card/image/", card.card_image, name="card_image"),
     path("card/verify/", card.card_verify, name="card_verify"),
+    path("me/coupons/", coupons.wallet, name="coupons"),
+    path("me/coupons/<str:code>/", coupons.coupon_detail, name="coupon_detail"),
+    path("merchant/", merchant.merchant_home, name="merchant"),
+    path("merchant/lookup/", merchant.merchant_lookup, name="merchant_lookup"),
+    path("merchant/redeem/", merchant.merchant_redeem, name="merchant_redeem"),
+    path("merchant/history/", merchant.merchant_history, name="merchant_history"),
     path("find/", find.find_union, name="find_union"),
     path("u/<int:org_id>/", unions.union_home, name="union_home"),
     path("u/<int:org_id>/notices/", unions.notice_list, name="notice_list"),
     path("u/<int:org_id>/notices/<int:notice_id>/", unions.notice_detail, name="notice_detail"),
     path("u/<int:org_id>/unions/", unions.union_children, name="union_children"),
+    path("news/", news.news_list, name="news"),
+    path("news/<int:news_id>/", news.news_detail, name="news_detail"),
+    path("news/<int:news_id>/read-complete/", news.news_read_complete, name="news_read_complete"),
+    path("me/points/", points.points_home, name="points"),
+    path("me/points/sign-in/", points.points_sign_in, name="points_sign_in"),
+    path("activities/", activities.activity_list, name="activities"),
+    path("me/activities/", activities.my_activities, name="my_activities"),
+    path("a/<int:activity_id>/", activities.activity_detail, name="activity_detail"),
+    # Each kind's member actions (portal.views.activity_<key>), found by convention.
+    *activities.kind_urlpatterns(),
 ]

@@ -131,6 +131,8 @@ def frame(request: HttpRequest) -> dict[str, Any]:
             "members": access.can_anywhere(user, Perm.MEMBER_VIEW),
             "audit": access.can_anywhere(user, Perm.AUDIT_VIEW),
             "sms": sms_outbox_allowed(user),
+            "news": access.can_anywhere(user, Perm.NEWS_PUBLISH),
+            "points": access.can_anywhere(user, Perm.POINTS_VIEW),
         },
     }
 

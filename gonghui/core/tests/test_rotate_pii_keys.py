@@ -85,6 +85,7 @@ def test_rotation_moves_every_value_to_the_current_key(under_key_2: list[tuple[s
             "members.Member.id_number_enc": 7,
             "members.Member.bank_account_enc": 4,
             "members.Application.id_number_enc": 0,
+            "activity_lottery.Draw.seed_enc": 0,
         },
     }
 

@@ -421,3 +421,64 @@ def test_tasks_run_the_dry_run_and_the_commit_after_commit(
     assert Member.objects.filter(org=tree.tianhe_union).count() == 7
     with pytest.raises(Conflict):
         importing.commit_job(bob, job)  # committed once only
+
+
+@pytest.mark.parametrize("spill", ["kept", "missing", "tampered"])
+def test_commit_uses_the_dry_runs_rows_or_parses_the_file_again(
+    spill: str, tree: Tree, people: dict[str, Any], bob: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dry run spills its parsed rows beside the upload; the commit takes them only
+    when they are whole and authentic, else parses the file again: the outcome is the same."""
+    rows, expected = _rows(people, xlsx=False)
+    job = importing.create_job(bob, tree.tianhe_union, _upload(_gbk_csv(tmp_path / "会员.csv", rows)))
+    importing.dry_run(job)
+    path = Path(job.source.path + ".rows")
+    assert path.is_file() and b"13800138000" not in path.read_bytes()  # sealed, not plain
+    if spill == "missing":
+        path.unlink()
+    elif spill == "tampered":
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 1
+        path.write_bytes(bytes(data))
+    parsed_again: list[int] = []
+    real = importing.prepared_chunks
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        parsed_again.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(importing, "prepared_chunks", counting)
+    importing.commit_job(bob, job)
+    importing.commit(job)
+    job.refresh_from_db()
+    counts = _outcomes(expected)
+    assert (job.created, job.updated, job.transfers, job.unchanged, job.rejected) == (
+        counts["new"],
+        counts["update"],
+        counts["transfer"],
+        counts["unchanged"],
+        counts["rejected"],
+    )
+    assert {r["row"]: r["code"] for r in importing.error_report_rows(job)} == {
+        n: o for n, o in expected.items() if o not in counts
+    }
+    assert bool(parsed_again) == (spill != "kept")
+    assert not path.exists()  # the spill goes with the commit
+
+
+def test_a_big_sheet_is_parsed_by_a_pool_with_the_same_rows(tmp_path: Path) -> None:
+    """Two forked processes parse a big sheet; rows, order and in-file duplicates are the
+    same as parsing it here."""
+    path = _plain_csv(tmp_path / "big.csv", 5000)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(f"重复,{idnumbers.make('440106', date(1960, 1, 1), 0)},\n")  # row 2 again
+    source = importing.read_path(path)
+    alone = [r.as_tuple() for rows in importing.prepared_chunks(source, 700) for r in rows]
+    source = importing.read_path(path)
+    pooled = [r.as_tuple() for rows in importing.prepared_chunks(source, 700, workers=2) for r in rows]
+
+    def comparable(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return [r[:9] + r[10:] for r in rows]  # the ciphertext differs by its nonce
+
+    assert len(alone) == 5001 and comparable(pooled) == comparable(alone)
+    assert alone[-1][5] == "DUPLICATE_IN_FILE" and "第 2 行" in alone[-1][6]

@@ -52,6 +52,7 @@ PII_COLUMNS = (
     PiiColumn("members.Member", "id_number_enc", "id_number_bidx", "id"),
     PiiColumn("members.Member", "bank_account_enc", "bank_account_bidx", "bank"),
     PiiColumn("members.Application", "id_number_enc", "id_number_bidx", "id"),
+    PiiColumn("activity_lottery.Draw", "seed_enc"),  # the secret seed until the draw reveals it
 )
 
 
