@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Route, expect
 
 from gonghui.activities import actions as activity_actions
 from gonghui.activities.kinds.vote.models import Ballot, Candidate
+from gonghui.activities.kinds.vote.selectors import TALLY_SECONDS
 from gonghui.activities.kinds.vote.tests.conftest import make_vote
 from gonghui.activities.models import Activity, ActivityStatus
 from gonghui.conftest import Tree
@@ -132,8 +133,11 @@ def test_organiser_publishes_a_vote_and_a_member_votes_on_a_phone(
     submit.click()
     expect(phone.get_by_text("投票成功！今天还可以投 2 票。")).to_be_visible()
     expect(phone.locator("#vote-done")).to_contain_text("已投票")
-    # Today's candidate is locked; the live ranking puts 李明 first with 1 vote.
+    # Today's candidate is locked; the live ranking (tallies are cached for a few seconds,
+    # selectors.TALLY_SECONDS) puts 李明 first with 1 vote once the cached count expires.
     expect(phone.locator(".vote-option", has_text="李明").locator("input")).to_be_disabled()
+    phone.wait_for_timeout(TALLY_SECONDS * 1000 + 500)
+    phone.reload()
     expect(phone.locator("#vote-candidates li").first).to_contain_text("李明")
     expect(phone.locator("#vote-summary")).to_contain_text("1 人参与，共 1 张选票")
     shot(phone, "activity-vote-portal-voted")
