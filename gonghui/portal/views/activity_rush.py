@@ -9,6 +9,7 @@ JavaScript the forms still post and the page comes back with the outcome as a me
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import messages
@@ -67,7 +68,8 @@ def panel_context(request: HttpRequest, activity: Activity, member: Member | Non
         else None
     )
     state = activity.state
-    seconds = int((activity.starts_at - timezone.now()).total_seconds())
+    # Rounded up: the page arrives after it was rendered, so its countdown never opens early.
+    seconds = math.ceil((activity.starts_at - timezone.now()).total_seconds())
     return {
         "items": items,
         "sold_out": bool(items) and all(i.remaining <= 0 for i in items),
