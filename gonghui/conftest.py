@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,6 +24,7 @@ from django.core.cache import cache
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import Browser
 
 from gonghui.core import idnumbers
 from gonghui.core.access import RoleKind
@@ -45,6 +47,16 @@ CHROMIUM = Path("/usr/bin/chromium")
 def _fresh_cache() -> None:
     # Login throttling counts failures in the cache: one test's failures must not lock out the next.
     cache.clear()
+
+
+@pytest.fixture
+def browser(browser: Browser) -> Iterator[Browser]:
+    """The run's browser; the contexts a test opens are closed when it ends. An open context
+    keeps its keep-alive connections to the live server, and the server a thread (and a
+    database connection) on each of them, for the rest of the run."""
+    yield browser
+    for context in browser.contexts:
+        context.close()
 
 
 @pytest.fixture(scope="session")

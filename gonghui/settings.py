@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "gonghui.inbox",
     "gonghui.activities",
     "gonghui.points",
+    "gonghui.mall",
     "gonghui.coupons",
     "gonghui.news",
     "gonghui.activities.kinds.vote",

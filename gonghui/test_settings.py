@@ -16,5 +16,11 @@ os.environ.setdefault(
 )
 os.environ.setdefault("PII_BLIND_INDEX_KEY", "test-only-blind-index-key-0123456789abcdef")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+# No persistent database connections in tests. The browser tests' live server is Django's
+# development server: one thread per browser connection, and a thread serves its HTTP
+# keep-alive connection until the browser closes it (often not before the run ends). With a
+# connection age above zero each such thread kept its PostgreSQL connection open while it
+# waited, and the run reached max_connections. At zero it closes when each request ends.
+os.environ["DB_CONN_MAX_AGE"] = "0"
 
 from gonghui.settings import *  # noqa: F403

@@ -11,6 +11,9 @@ WORKER=$!
     "$BIN/python" manage.py resume_imports >/dev/null || true
     "$BIN/python" manage.py close_due_activities >/dev/null || true
     "$BIN/python" manage.py resume_coupon_issues >/dev/null || true
+    "$BIN/python" manage.py mix_secret_ballots >/dev/null || true
+    "$BIN/python" manage.py expire_signup_offers >/dev/null || true
+    "$BIN/python" manage.py redraw_unclaimed_prizes >/dev/null || true
     sleep 120
   done ) &
 RESUME=$!
@@ -18,6 +21,7 @@ RESUME=$!
     "$BIN/python" manage.py membership_housekeeping || true
     "$BIN/python" manage.py expire_points || true
     "$BIN/python" manage.py expire_coupons || true
+    "$BIN/python" manage.py mall_auto_receive || true
   done ) &
 HOUSEKEEPING=$!
 trap 'kill $WORKER $RESUME $HOUSEKEEPING 2>/dev/null || true' EXIT INT TERM

@@ -48,8 +48,9 @@ def for_member(member: Member, *, limit: int = 100) -> list[Activity]:
     return [a for a in visible_to_member(member)[: limit * 2] if in_audience(a, member)][:limit]
 
 
-def get_for_member(member: Member | None, pk: int) -> Activity | None:
-    """An activity a member may see (visible to anyone in its audience's subtree)."""
+def get_public(pk: int) -> Activity | None:
+    """A published (or closed) activity: its page is public; whether someone may take part
+    is ``eligibility``'s answer, shown on the page."""
     qs = Activity.objects.select_related("org").filter(
         pk=pk, status__in=(ActivityStatus.PUBLISHED, ActivityStatus.CLOSED)
     )

@@ -403,7 +403,7 @@ def get_activity_public(request: HttpRequest, activity_id: int) -> PublicActivit
     不在参与范围内的会员同样能看到活动，`eligibility` 说明原因；草稿和已归档的活动返回 404。
     主办方的完整信息（含草稿）见 `GET /api/v1/activities/{id}/organiser`。
     """
-    activity = selectors.get_for_member(None, activity_id)
+    activity = selectors.get_public(activity_id)
     if activity is None:
         raise ApiError(404, "NOT_FOUND", "对象不存在")
     member = _caller_member(request)

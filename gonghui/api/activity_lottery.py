@@ -5,7 +5,9 @@ Three audiences:
 - anyone (no login): ``GET …/lottery/public`` — the public record (commitment before the
   draw; entry list once entries close; seed and winners by entry code after the draw),
   the input of ``scripts/verify_lottery.py``;
-- the member (portal session): enter, their own entry and wins, confirm a win;
+- the member (portal session): enter (paying the lottery's ``points_cost`` if it has one),
+  their own entry and wins, confirm a win; a coupon prize arrives in the member's coupon
+  wallet by itself (``coupon_code``);
 - the organiser (cadre session, scoped through ``core.access``; another subtree's
   activity is 404): prizes, the draw, the winners with names, hand-over.
 """
@@ -18,43 +20,32 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from gonghui.activities import selectors as activity_selectors
 from gonghui.activities.kinds.lottery import actions, selectors
+from gonghui.activities.kinds.lottery.kind import points_cost
 from gonghui.activities.kinds.lottery.models import Entry, Prize, Win, WinStatus
 from gonghui.activities.models import Activity
+from gonghui.api import activity_common
 from gonghui.api.auth import AccountSessionAuth, current_user, optional_auth
-from gonghui.api.errors import ApiError, responses
+from gonghui.api.errors import responses
 from gonghui.core.access import Perm
-from gonghui.core.models import User
-from gonghui.members.models import Member
+from gonghui.points import ledger
 
 router = Router(tags=["活动-抽奖 activities"])
 member_auth = AccountSessionAuth()
 
 
-def _not_found() -> ApiError:
-    return ApiError(404, "NOT_FOUND", "对象不存在")
+_not_found = activity_common.not_found
 
 
 def _public_activity(activity_id: int) -> Activity:
-    activity = activity_selectors.get_for_member(None, activity_id)
-    if activity is None or activity.kind != "lottery":
-        raise _not_found()
-    return activity
+    return activity_common.public_activity(activity_id, "lottery")
 
 
 def _cadre_activity(request: HttpRequest, activity_id: int, perm: Perm) -> Activity:
-    activity = activity_selectors.get_for_cadre(current_user(request), activity_id, perm)
-    if activity.kind != "lottery":
-        raise _not_found()
-    return activity
+    return activity_common.cadre_activity(request, activity_id, perm, "lottery")
 
 
-def _member(request: HttpRequest) -> Member | None:
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    return Member.objects.select_related("org").filter(user_id=user.pk).first()
+_member = activity_common.caller_member
 
 
 # --- schemas ------------------------------------------------------------------------------
@@ -115,6 +106,8 @@ class MyWinOut(Schema):
     status: WinStatus = Field(..., description="状态")
     claim_deadline: datetime = Field(..., description="确认领奖截止时间")
     claim_code: str = Field(..., description="领奖码（确认后生成，兑奖时出示）")
+    is_coupon: bool = Field(False, description="奖品是券：开奖时直接放入我的券包，无需确认领奖")
+    coupon_code: str = Field("", description="放入我的券包的券码（见 GET /api/v1/me/coupons/{code}）；未发券为空")
 
     @staticmethod
     def resolve_prize(obj: Win) -> str:
@@ -124,6 +117,14 @@ class MyWinOut(Schema):
     def resolve_claim_instructions(obj: Win) -> str:
         return obj.prize.claim_instructions
 
+    @staticmethod
+    def resolve_is_coupon(obj: Win) -> bool:
+        return obj.prize.coupon_template_id is not None
+
+    @staticmethod
+    def resolve_coupon_code(obj: Win) -> str:
+        return obj.coupon.code if obj.coupon_id is not None and obj.coupon is not None else ""
+
 
 class MineOut(Schema):
     eligible: bool = Field(..., description="现在能否参与")
@@ -131,6 +132,8 @@ class MineOut(Schema):
     reason_code: str = Field(..., description="原因代码")
     entry: EntryOut | None = Field(None, description="我的参与记录；未参与为空")
     wins: list[MyWinOut] = Field(..., description="我的中奖记录")
+    points_cost: int = Field(0, description="参与所需积分（活动设置 points_cost；0 为免费）")
+    balance: int = Field(0, description="我的积分余额")
 
 
 class PrizeIn(Schema):
@@ -138,6 +141,11 @@ class PrizeIn(Schema):
     quantity: int = Field(..., ge=1, description="数量")
     order: int = Field(0, ge=0, description="排序（小的先抽）")
     claim_instructions: str = Field("", description="领奖说明")
+    coupon_template_id: int | None = Field(
+        None,
+        description="奖品是券时的券模板 ID（主办工会或其上级工会的、启用中的券；库存不少于数量）。"
+        "中奖后券直接放入会员券包；错误码 COUPON_TEMPLATE_OUTSIDE、COUPON_TEMPLATE_INACTIVE、LOTTERY_COUPON_STOCK",
+    )
 
 
 class PrizeOut(Schema):
@@ -147,10 +155,16 @@ class PrizeOut(Schema):
     order: int
     claim_instructions: str
     image: str = Field("", description="奖品图片地址")
+    coupon_template_id: int | None = Field(None, description="奖品券的模板 ID；不是券为空")
+    coupon_template_name: str = Field("", description="奖品券的名称")
 
     @staticmethod
     def resolve_image(obj: Prize) -> str:
         return obj.image.url if obj.image else ""
+
+    @staticmethod
+    def resolve_coupon_template_name(obj: Prize) -> str:
+        return obj.coupon_template.name if obj.coupon_template is not None else ""
 
 
 class OrganiserWinOut(Schema):
@@ -166,10 +180,15 @@ class OrganiserWinOut(Schema):
     claim_code: str
     claimed_at: datetime | None
     handed_over_at: datetime | None
+    coupon_issued: bool = Field(False, description="券奖品已放入中奖会员券包")
 
     @staticmethod
     def resolve_prize(obj: Win) -> str:
         return obj.prize.name
+
+    @staticmethod
+    def resolve_coupon_issued(obj: Win) -> bool:
+        return obj.coupon_id is not None
 
     @staticmethod
     def resolve_code(obj: Win) -> str:
@@ -234,6 +253,8 @@ def get_mine(request: HttpRequest, activity_id: int) -> dict[str, Any]:
         "reason_code": answer.code,
         "entry": selectors.entry_of(activity, member),
         "wins": selectors.wins_of(activity, member),
+        "points_cost": points_cost(activity),
+        "balance": ledger.balance_of(member) if member is not None else 0,
     }
 
 
@@ -242,11 +263,13 @@ def get_mine(request: HttpRequest, activity_id: int) -> dict[str, Any]:
     auth=member_auth,
     response={201: EntryOut, **responses(404, 409)},
     operation_id="enter_lottery",
-    summary="参与抽奖（每人一次）",
+    summary="参与抽奖（每人一次；设置了参与积分的扣除积分）",
 )
 def enter(request: HttpRequest, activity_id: int) -> Status[Entry]:
     """参与抽奖，返回参与码。不符合条件返回 `403 NOT_ELIGIBLE` 及原因代码（如 `LOTTERY_ENTERED`、
-    `ACTIVITY_ENDED`）；并发的重复参与返回 `409 LOTTERY_ALREADY_ENTERED`。"""
+    `ACTIVITY_ENDED`）；并发的重复参与返回 `409 LOTTERY_ALREADY_ENTERED`。
+    活动设置了 `points_cost` 时，参与同时扣除积分（与参与记录同一事务，每人只扣一次）；
+    积分不足返回 `409 POINTS_INSUFFICIENT`，不产生参与记录。"""
     activity = _public_activity(activity_id)
     entry = actions.enter(member=_member(request), activity=activity)
     return Status(201, entry)

@@ -22,11 +22,11 @@ from gonghui.activities.kinds.quiz import actions, selectors
 from gonghui.activities.kinds.quiz.kind import QuizRules
 from gonghui.activities.kinds.quiz.models import Attempt, QuizQuestion, QuizQuestionKind
 from gonghui.activities.models import Activity
+from gonghui.api import activity_common
 from gonghui.api.auth import AccountSessionAuth, current_user
-from gonghui.api.errors import ApiError, responses
+from gonghui.api.errors import responses
 from gonghui.core import access
 from gonghui.core.access import Perm
-from gonghui.core.models import User
 from gonghui.members.models import Member
 from gonghui.orgs.models import Org
 
@@ -34,19 +34,12 @@ router = Router(tags=["活动-答题 activities"])
 member_auth = AccountSessionAuth()
 
 
-def _not_found() -> ApiError:
-    return ApiError(404, "NOT_FOUND", "对象不存在")
+_not_found = activity_common.not_found
 
 
 def _member_quiz(request: HttpRequest, activity_id: int) -> tuple[Activity, Member | None]:
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    member = Member.objects.select_related("org").filter(user_id=user.pk).first()
-    activity = activity_selectors.get_for_member(member, activity_id)
-    if activity is None or activity.kind != "quiz":
-        raise _not_found()
-    return activity, member
+    member = activity_common.caller_member(request)
+    return activity_common.public_activity(activity_id, "quiz"), member
 
 
 def _my_attempt(activity: Activity, member: Member | None, number: int) -> Attempt:

@@ -6,7 +6,9 @@
   it a call only takes a place at the back). ``409 RUSH_SOLD_OUT`` when the stock is gone,
   ``RUSH_ALREADY`` (403, or 409 for a racing duplicate) for a second ticket. ``GET /{id}/rush`` for the ticket types,
   remaining stock and the caller's own ticket; ``POST /{id}/rush/cancel`` gives it back
-  before the deadline;
+  before the deadline. A ticket type with a coupon template is a rush of coupons: the grant
+  carries the coupon put in the caller's wallet (``coupon_code``), cancelling revokes it, and
+  a coupon already used makes the ticket not cancellable (``409 RUSH_COUPON_USED``);
 - the organiser (cadre session, scoped through ``core.access``; another subtree's rush
   is 404): ticket types before the opening, live counts, the grants list (names masked),
   redeeming codes.
@@ -22,16 +24,14 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
 from gonghui.activities import registry
-from gonghui.activities import selectors as activity_selectors
 from gonghui.activities.kinds.rush import actions
 from gonghui.activities.kinds.rush.models import Grant, GrantStatus, RushItem
 from gonghui.activities.models import Activity
+from gonghui.api import activity_common
 from gonghui.api.auth import AccountSessionAuth, current_user
 from gonghui.api.errors import ApiError, responses
 from gonghui.core.access import Perm
-from gonghui.core.models import User
 from gonghui.core.pii import mask_name
-from gonghui.members.models import Member
 
 router = Router(tags=["活动-抢票 activities"])
 member_auth = AccountSessionAuth()
@@ -39,29 +39,18 @@ POLL_SECONDS = 2
 MAX_PAGE = 200
 
 
-def _not_found() -> ApiError:
-    return ApiError(404, "NOT_FOUND", "对象不存在")
+_not_found = activity_common.not_found
 
 
 def _member_rush(activity_id: int) -> Activity:
-    activity = activity_selectors.get_for_member(None, activity_id)
-    if activity is None or activity.kind != "rush":
-        raise _not_found()
-    return activity
+    return activity_common.public_activity(activity_id, "rush")
 
 
 def _cadre_rush(request: HttpRequest, activity_id: int, perm: Perm) -> Activity:
-    activity = activity_selectors.get_for_cadre(current_user(request), activity_id, perm)
-    if activity.kind != "rush":
-        raise _not_found()
-    return activity
+    return activity_common.cadre_activity(request, activity_id, perm, "rush")
 
 
-def _member(request: HttpRequest) -> Member | None:
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    return Member.objects.select_related("org").filter(user_id=user.pk).first()
+_member = activity_common.caller_member
 
 
 def _item(activity: Activity, item_id: int) -> RushItem:
@@ -87,6 +76,10 @@ class GrantOut(Schema):
     qr: str = Field(..., description="兑换二维码的内容（签名，防伪造）；已取消的票为空")
     status: GrantStatus = Field(..., description="granted 已抢到，cancelled 已取消，redeemed 已核销")
     created_at: datetime = Field(..., description="抢到时间")
+    coupon_code: str = Field("", description="抢券：放入我的券包的券码（见 GET /api/v1/me/coupons/{code}）；不是券为空")
+    coupon_status: str = Field(
+        "", description="抢券：券的状态 issued 未使用 / redeemed 已使用 / expired / revoked 已作废"
+    )
 
 
 class GrabOut(Schema):
@@ -104,6 +97,7 @@ class ItemOut(Schema):
     detail: str = Field(..., description="说明")
     stock: int = Field(..., description="投放数量")
     remaining: int = Field(..., description="剩余数量")
+    coupon_template_id: int | None = Field(None, description="抢券：发放的券模板 ID；不是券为空")
 
 
 class RushOut(Schema):
@@ -119,6 +113,11 @@ class ItemIn(Schema):
     name: str = Field(..., min_length=1, max_length=80, description="票种名称，如：平安返乡专列 G1234")
     detail: str = Field("", max_length=200, description="说明，如：2027-01-28 广州南→长沙南")
     stock: int = Field(..., ge=1, le=10_000_000, description="投放数量")
+    coupon_template_id: int | None = Field(
+        None,
+        description="抢券：发放的券模板 ID（主办工会或其上级工会的、启用中的券；库存不少于投放数量）。"
+        "错误码 COUPON_TEMPLATE_OUTSIDE、COUPON_TEMPLATE_INACTIVE、RUSH_COUPON_STOCK",
+    )
 
 
 class ItemStatsOut(ItemOut):
@@ -154,15 +153,29 @@ class RedeemIn(Schema):
     code: str = Field(..., min_length=1, max_length=400, description="兑换码，或扫描二维码所得的原文")
 
 
-def _grant_out(grant: Grant) -> GrantOut:
+def _grant_out(grant: Grant, item_name: str | None = None) -> GrantOut:
+    coupon = grant.coupon
     return GrantOut(
         id=grant.pk,
         item_id=grant.item_id,
-        item_name=grant.item.name,
+        item_name=grant.item.name if item_name is None else item_name,
         code=grant.code,
-        qr=actions.qr_payload(grant) if grant.status == GrantStatus.GRANTED else "",
+        qr=actions.qr_payload(grant) if grant.status == GrantStatus.GRANTED and coupon is None else "",
         status=GrantStatus(grant.status),
         created_at=grant.created_at,
+        coupon_code=coupon.code if coupon is not None else "",
+        coupon_status=coupon.status if coupon is not None else "",
+    )
+
+
+def _item_out(item: RushItem) -> ItemOut:
+    return ItemOut(
+        id=item.pk,
+        name=item.name,
+        detail=item.detail,
+        stock=item.stock,
+        remaining=item.remaining,
+        coupon_template_id=item.coupon_template_id,
     )
 
 
@@ -189,15 +202,7 @@ def grab(request: HttpRequest, activity_id: int, body: GrabIn) -> Status[Any]:
     if outcome.grant is not None:
         grant = outcome.grant
         name = RushItem.objects.filter(pk=grant.item_id).values_list("name", flat=True).first() or ""
-        out = GrantOut(
-            id=grant.pk,
-            item_id=grant.item_id,
-            item_name=name,
-            code=grant.code,
-            qr=actions.qr_payload(grant),
-            status=GrantStatus.GRANTED,
-            created_at=grant.created_at,
-        )
+        out = _grant_out(grant, item_name=name)
         return Status(
             200, GrabOut(result="granted", grant=out, place=0, wait_seconds=0, token="", poll_after_seconds=0)
         )
@@ -228,7 +233,7 @@ def get_rush(request: HttpRequest, activity_id: int) -> RushOut:
     member = _member(request)
     items = list(RushItem.objects.filter(activity=activity))
     grant = (
-        Grant.objects.filter(activity=activity, member=member).select_related("item").first()
+        Grant.objects.filter(activity=activity, member=member).select_related("item", "coupon").first()
         if member is not None
         else None
     )
@@ -237,7 +242,7 @@ def get_rush(request: HttpRequest, activity_id: int) -> RushOut:
         opens_in_seconds=max(int((activity.starts_at - timezone.now()).total_seconds()), 0),
         sold_out=bool(items) and all(i.remaining <= 0 for i in items),
         cancel_deadline=actions.cancel_deadline(activity),
-        items=[ItemOut(id=i.pk, name=i.name, detail=i.detail, stock=i.stock, remaining=i.remaining) for i in items],
+        items=[_item_out(i) for i in items],
         mine=_grant_out(grant) if grant is not None else None,
     )
 
@@ -250,7 +255,8 @@ def get_rush(request: HttpRequest, activity_id: int) -> RushOut:
     summary="退票",
 )
 def cancel(request: HttpRequest, activity_id: int) -> GrantOut:
-    """在退票截止前退回我的票，名额回到库存。退票后不能再抢（每人一次机会）。"""
+    """在退票截止前退回我的票，名额回到库存。退票后不能再抢（每人一次机会）。
+    抢券：退票同时作废券；券已使用返回 `409 RUSH_COUPON_USED`。"""
     activity = _member_rush(activity_id)
     member = _member(request)
     if member is None:
@@ -282,9 +288,7 @@ def list_items(request: HttpRequest, activity_id: int) -> list[ItemStatsOut]:
 def add_item(request: HttpRequest, activity_id: int, body: ItemIn) -> Status[Any]:
     activity = _cadre_rush(request, activity_id, Perm.ACTIVITY_MANAGE)
     item = actions.add_item(actor=current_user(request), activity=activity, **body.dict())
-    return Status(
-        201, ItemOut(id=item.pk, name=item.name, detail=item.detail, stock=item.stock, remaining=item.remaining)
-    )
+    return Status(201, _item_out(item))
 
 
 @router.patch(
@@ -298,7 +302,7 @@ def update_item(request: HttpRequest, activity_id: int, item_id: int, body: Item
     item = actions.update_item(
         actor=current_user(request), activity=activity, item=_item(activity, item_id), **body.dict()
     )
-    return ItemOut(id=item.pk, name=item.name, detail=item.detail, stock=item.stock, remaining=item.remaining)
+    return _item_out(item)
 
 
 @router.delete(
@@ -351,7 +355,8 @@ def list_grants(request: HttpRequest, activity_id: int, query: Query[GrantQuery]
     summary="核销兑换码（主办方）",
 )
 def redeem(request: HttpRequest, activity_id: int, body: RedeemIn) -> GrantOut:
-    """按兑换码或二维码原文核销一张票；每张票只能核销一次（重复核销返回 `409 RUSH_NOT_REDEEMABLE`）。"""
+    """按兑换码或二维码原文核销一张票；每张票只能核销一次（重复核销返回 `409 RUSH_NOT_REDEEMABLE`）。
+    抢券的票不在这里核销（`409 RUSH_REDEEM_COUPON`），由合作商户核销券码。"""
     activity = _cadre_rush(request, activity_id, Perm.ACTIVITY_MANAGE)
     grant = actions.redeem(actor=current_user(request), activity=activity, scanned=body.code)
     return _grant_out(grant)

@@ -17,17 +17,16 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from gonghui.activities import selectors as activity_selectors
 from gonghui.activities.kinds.signup import actions, selectors, tickets
 from gonghui.activities.kinds.signup.config import SignUpRules
 from gonghui.activities.kinds.signup.kind import counts
 from gonghui.activities.kinds.signup.models import Registration, RegistrationStatus
 from gonghui.activities.models import Activity
+from gonghui.api import activity_common
 from gonghui.api.auth import AccountSessionAuth, current_user
 from gonghui.api.errors import ApiError, responses
 from gonghui.core import pii
 from gonghui.core.access import Perm
-from gonghui.core.models import User
 from gonghui.members.models import Member
 
 router = Router(tags=["活动-报名 activities"])
@@ -39,29 +38,18 @@ STATUS_DOC = (
 )
 
 
-def _not_found() -> ApiError:
-    return ApiError(404, "NOT_FOUND", "对象不存在")
+_not_found = activity_common.not_found
 
 
 def _public_activity(activity_id: int) -> Activity:
-    activity = activity_selectors.get_for_member(None, activity_id)
-    if activity is None or activity.kind != "signup":
-        raise _not_found()
-    return activity
+    return activity_common.public_activity(activity_id, "signup")
 
 
 def _cadre_activity(request: HttpRequest, activity_id: int, perm: Perm) -> Activity:
-    activity = activity_selectors.get_for_cadre(current_user(request), activity_id, perm)
-    if activity.kind != "signup":
-        raise _not_found()
-    return activity
+    return activity_common.cadre_activity(request, activity_id, perm, "signup")
 
 
-def _member(request: HttpRequest) -> Member | None:
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    return Member.objects.select_related("org").filter(user_id=user.pk).first()
+_member = activity_common.caller_member
 
 
 def _my_live(activity: Activity, member: Member | None) -> Registration:

@@ -15,41 +15,30 @@ from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
 from gonghui.activities import eligibility
-from gonghui.activities import selectors as activity_selectors
 from gonghui.activities.kinds.survey import actions
 from gonghui.activities.kinds.survey.kind import KIND
 from gonghui.activities.kinds.survey.models import Question, QuestionKind
 from gonghui.activities.models import Activity, Participation
+from gonghui.api import activity_common
 from gonghui.api.auth import AccountSessionAuth, current_user
-from gonghui.api.errors import ApiError, responses
+from gonghui.api.errors import responses
 from gonghui.core.access import Perm
-from gonghui.core.models import User
 from gonghui.members.models import Member
 
 router = Router(tags=["活动-问卷 activities"])
 member_auth = AccountSessionAuth()
 
 
-def _not_found() -> ApiError:
-    return ApiError(404, "NOT_FOUND", "对象不存在")
+_not_found = activity_common.not_found
 
 
 def _member_survey(request: HttpRequest, activity_id: int) -> tuple[Activity, Member | None]:
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    member = Member.objects.select_related("org").filter(user_id=user.pk).first()
-    activity = activity_selectors.get_for_member(member, activity_id)
-    if activity is None or activity.kind != "survey":
-        raise _not_found()
-    return activity, member
+    member = activity_common.caller_member(request)
+    return activity_common.public_activity(activity_id, "survey"), member
 
 
 def _cadre_survey(request: HttpRequest, activity_id: int, perm: Perm) -> Activity:
-    activity = activity_selectors.get_for_cadre(current_user(request), activity_id, perm)
-    if activity.kind != "survey":
-        raise _not_found()
-    return activity
+    return activity_common.cadre_activity(request, activity_id, perm, "survey")
 
 
 def _question(activity: Activity, question_id: int) -> Question:

@@ -21,45 +21,32 @@ from ninja.files import UploadedFile
 from pydantic import ConfigDict
 
 from gonghui.activities import eligibility
-from gonghui.activities import selectors as activity_selectors
 from gonghui.activities.kinds.vote import actions, selectors
 from gonghui.activities.kinds.vote.kind import VoteRules
 from gonghui.activities.kinds.vote.models import Candidate
 from gonghui.activities.models import Activity
+from gonghui.api import activity_common
 from gonghui.api.auth import AccountSessionAuth, current_user, optional_auth
 from gonghui.api.errors import ApiError, responses
 from gonghui.core.access import Perm
-from gonghui.core.models import User
-from gonghui.members.models import Member
 
 router = Router(tags=["活动-投票 activities"])
 member_auth = AccountSessionAuth()
 MAX_RECEIPTS = 500
 
 
-def _not_found() -> ApiError:
-    return ApiError(404, "NOT_FOUND", "对象不存在")
+_not_found = activity_common.not_found
 
 
 def _public_vote(activity_id: int) -> Activity:
-    activity = activity_selectors.get_for_member(None, activity_id)
-    if activity is None or activity.kind != "vote":
-        raise _not_found()
-    return activity
+    return activity_common.public_activity(activity_id, "vote")
 
 
 def _cadre_vote(request: HttpRequest, activity_id: int, perm: Perm) -> Activity:
-    activity = activity_selectors.get_for_cadre(current_user(request), activity_id, perm)
-    if activity.kind != "vote":
-        raise _not_found()
-    return activity
+    return activity_common.cadre_activity(request, activity_id, perm, "vote")
 
 
-def _member(request: HttpRequest) -> Member | None:
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    return Member.objects.select_related("org").filter(user_id=user.pk).first()
+_member = activity_common.caller_member
 
 
 def _candidate(activity: Activity, candidate_id: int) -> Candidate:

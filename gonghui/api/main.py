@@ -21,6 +21,7 @@ from gonghui.api import (
     cards,
     coupons,
     errors,
+    mall,
     members,
     messages,
     news,
@@ -106,6 +107,11 @@ TAGS = [
         "干部撰写、发布（可定时）、撤回、置顶 / news for members and cadres",
     },
     {
+        "name": "积分商城 mall",
+        "description": "积分商城：会员查看可兑换商品、兑换下单（必须带 Idempotency-Key）、我的订单、发货前取消；"
+        "干部管理商品与库存、卡密，查看订单、发货、凭取货码确认领取、取消并退回积分 / the points mall",
+    },
+    {
         "name": "积分 points",
         "description": "积分：我的余额与明细、每日签到；干部查看与设置积分规则、查看会员积分、发放或扣减"
         "（需 Idempotency-Key）/ points",
@@ -151,6 +157,9 @@ api.add_router("/v1/me/news", news.me_router)
 api.add_router("/v1/news", news.router)
 api.add_router("/v1/me/points", points.me_router)
 api.add_router("/v1/points", points.router)
+api.add_router("/v1/mall/manage", mall.router)
+api.add_router("/v1/mall", mall.shop_router)
+api.add_router("/v1/me/mall", mall.me_router)
 api.add_router("/v1/me/coupons", coupons.me_router)
 api.add_router("/v1/merchant", coupons.merchant_router)
 api.add_router("/v1/coupons", coupons.router)

@@ -478,6 +478,53 @@ def revoke(*, actor: Any, coupon: Coupon, reason: str) -> Coupon:
     return coupon
 
 
+def revoke_unused(coupon: Coupon, *, reason: str, actor: Any = None, actor_label: str = "") -> Coupon:
+    """作废 an unused coupon on behalf of the flow that issued it (a ticket rush whose grant is
+    given back). Callers decide who may, as with ``issue``; call it inside your own
+    transaction so the revocation and your change commit together (it nests as a savepoint).
+
+    The guard is the same one conditional UPDATE as ``revoke`` (``status='issued'``): a
+    cashier redeeming the coupon at the same instant serialises on the coupon's row, and
+    exactly one of the two wins. A coupon that is not unused any more is refused with
+    ``COUPON_NOT_REVOCABLE``; the caller reads ``status`` to say why. Stock is not given
+    back (``issued`` counts coupons made).
+    """
+    with transaction.atomic():
+        if not Coupon.objects.filter(pk=coupon.pk, status=CouponStatus.ISSUED).update(status=CouponStatus.REVOKED):
+            coupon.refresh_from_db()
+            raise Conflict("COUPON_NOT_REVOCABLE", f"这张券{coupon.get_status_display()}，不能作废。")
+        coupon = Coupon.objects.select_related("template__org").get(pk=coupon.pk)
+        audit.record(
+            "coupon.revoke",
+            actor=actor,
+            obj=coupon,
+            org=coupon.template.org,
+            details={"reason": (reason or "").strip()[:200], "source": coupon.source, "source_id": coupon.source_id},
+            actor_label=actor_label,
+        )
+    return coupon
+
+
+def usable_templates(org_path: str) -> QuerySet[CouponTemplate]:
+    """Active templates a union at ``org_path`` may give away (a lottery prize, a rush item):
+    its own and those of every union above it, so every member of its subtree can be issued
+    one. The same rule the mall applies to coupon goods."""
+    ancestors = [org_path[:n] for n in range(Org.steplen, len(org_path) + 1, Org.steplen)]
+    return CouponTemplate.objects.filter(org_path__in=ancestors, status=TemplateStatus.ACTIVE)
+
+
+def check_usable_template(org_path: str, template_id: int | None) -> CouponTemplate:
+    """The template ``template_id`` if a union at ``org_path`` may give it away, else
+    ``COUPON_TEMPLATE_OUTSIDE`` / ``COUPON_TEMPLATE_INACTIVE`` (field ``coupon_template``)."""
+    template = CouponTemplate.objects.filter(pk=template_id).first() if template_id else None
+    # The giver's audience must lie inside the template's: every member reached can be issued it.
+    if template is None or not org_path.startswith(template.org_path):
+        raise InvalidValue("COUPON_TEMPLATE_OUTSIDE", "只能选择本级或上级工会的券。", field="coupon_template")
+    if template.status != TemplateStatus.ACTIVE:
+        raise InvalidValue("COUPON_TEMPLATE_INACTIVE", f"“{template.name}”已暂停或停用。", field="coupon_template")
+    return template
+
+
 # --- redemption ------------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from gonghui.core import audit
@@ -136,8 +136,11 @@ def _consume(account: Account, entry: Entry, amount: int, now: datetime) -> None
 def _expire_account(account: Account, now: datetime) -> int:
     """Expire the account's due lots (inside the caller's lock). Returns points expired."""
     total = 0
-    for lot in Lot.objects.filter(account=account, remaining__gt=0, expires_at__lte=now).order_by("id"):
-        key = f"expire:lot:{lot.pk}:{lot.remaining}:{lot.uses.count()}"
+    due = Lot.objects.filter(account=account, remaining__gt=0, expires_at__lte=now).annotate(n_uses=Count("uses"))
+    for lot in due.order_by("id"):
+        # A refund can refill an expired lot, so one lot may expire more than once: its
+        # number of uses so far tells the expiries apart.
+        key = f"expire:lot:{lot.pk}:{lot.remaining}:{lot.n_uses}"
         amount = lot.remaining
         entry = _write(
             account,

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
@@ -43,14 +43,23 @@ def ancestor_paths(path: str) -> list[str]:
     return [path[:n] for n in range(STEP, len(path) + 1, STEP)]
 
 
-def effective_rule(org_path: str, kind: str, at: datetime) -> EarningRule | None:
-    """The version in effect at ``at`` of the nearest union on the path with that kind."""
-    return (
-        EarningRule.objects.filter(org_path__in=ancestor_paths(org_path), kind=kind, effective_from__lte=at)
+def effective_rules(org_path: str, kinds: tuple[str, ...], at: datetime) -> dict[str, EarningRule]:
+    """For each of ``kinds``, the version in effect at ``at`` of the nearest union on the
+    path that sets it (one query; kinds no union sets are absent)."""
+    found: dict[str, EarningRule] = {}
+    candidates = (
+        EarningRule.objects.filter(org_path__in=ancestor_paths(org_path), kind__in=kinds, effective_from__lte=at)
         .annotate(depth=Length("org_path"))
         .order_by("-depth", "-effective_from")
-        .first()
     )
+    for rule in candidates:
+        found.setdefault(rule.kind, rule)
+    return found
+
+
+def effective_rule(org_path: str, kind: str, at: datetime) -> EarningRule | None:
+    """The version in effect at ``at`` of the nearest union on the path with that kind."""
+    return effective_rules(org_path, (kind,), at).get(kind)
 
 
 def _day_bounds(at: datetime) -> tuple[datetime, datetime]:
@@ -83,8 +92,17 @@ def _room(account: Account, rule: EarningRule | None, kind: str | None, at: date
     return None if room is None else max(room, 0)
 
 
-def award(member: Member, kind: str, object_id: Any, *, bonus: int = 0, at: datetime | None = None) -> Award:
-    """Pay ``member`` for event ``kind`` on ``object_id`` under the rules in effect."""
+def award(
+    member: Member,
+    kind: str,
+    object_id: Any,
+    *,
+    bonus: int = 0,
+    at: datetime | None = None,
+    rules: dict[str, EarningRule] | None = None,
+) -> Award:
+    """Pay ``member`` for event ``kind`` on ``object_id`` under the rules in effect
+    (``rules``: the caller's ``effective_rules`` for ``kind`` and the overall cap)."""
     if kind not in RuleKind.values or kind == RuleKind.OVERALL:
         raise InvalidValue("POINTS_RULE_KIND", f"未知的积分规则：{kind}")
     at = at or timezone.now()
@@ -96,14 +114,16 @@ def award(member: Member, kind: str, object_id: Any, *, bonus: int = 0, at: date
             return Award(earlier.amount, "PAID", "", earlier, replayed=True)
         if member.status not in (MemberStatus.ACTIVE, MemberStatus.RETAINED):
             return Award(0, "MEMBER_NOT_ACTIVE", "只有在册会员可以获得积分。")
-        rule = effective_rule(member.org_path, kind, at)
+        if rules is None:
+            rules = effective_rules(member.org_path, (kind, RuleKind.OVERALL), at)
+        rule = rules.get(kind)
         if rule is None or rule.points + bonus <= 0:
             return Award(0, "NO_RULE", "所在工会未设置该项积分。")
         wanted = rule.points + bonus
         allowed = wanted
         for room in (
             _room(account, rule, kind, at),
-            _room(account, effective_rule(member.org_path, RuleKind.OVERALL, at), None, at),
+            _room(account, rules.get(RuleKind.OVERALL), None, at),
         ):
             if room is not None:
                 allowed = min(allowed, room)
@@ -141,9 +161,11 @@ def sign_in(member: Member, *, today: date | None = None) -> SignInResult:
                 record = SignIn.objects.create(member=member, on_date=today, streak=streak)
         except IntegrityError as exc:
             raise Conflict("ALREADY_SIGNED_IN", "今天已经签到过了，明天再来。") from exc
-        rule = effective_rule(member.org_path, RuleKind.SIGNIN, timezone.now())
+        at = timezone.now()
+        rules = effective_rules(member.org_path, (RuleKind.SIGNIN, RuleKind.OVERALL), at)
+        rule = rules.get(RuleKind.SIGNIN)
         bonus = rule.streak_bonus if rule and rule.streak_days and streak % rule.streak_days == 0 else 0
-        result = award(member, RuleKind.SIGNIN, today.isoformat(), bonus=bonus)
+        result = award(member, RuleKind.SIGNIN, today.isoformat(), bonus=bonus, at=at, rules=rules)
         record.points = result.points
         SignIn.objects.filter(pk=record.pk).update(points=result.points)
         return SignInResult(record, result)
@@ -208,8 +230,9 @@ def set_rule(
 def rules_in_effect(org: Org, at: datetime | None = None) -> dict[str, EarningRule | None]:
     """For the console: what each kind pays members of ``org`` now (own or inherited)."""
     at = at or timezone.now()
-    return {kind: effective_rule(org.path, kind, at) for kind in RuleKind.values}
+    found = effective_rules(org.path, tuple(RuleKind.values), at)
+    return {kind: found.get(kind) for kind in RuleKind.values}
 
 
 def history(org: Org) -> Any:
-    return EarningRule.objects.filter(Q(org=org)).order_by("kind", "-effective_from")
+    return EarningRule.objects.filter(org=org).order_by("kind", "-effective_from")

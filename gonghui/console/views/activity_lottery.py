@@ -6,7 +6,7 @@ activity is the console's 404) and writes through ``activities.kinds.lottery.act
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -25,6 +25,7 @@ from gonghui.console.views.common import cadre, cadre_required, page
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
+from gonghui.coupons import actions as coupon_actions
 
 WIN_TONES = {
     WinStatus.WON: "amber",
@@ -59,6 +60,18 @@ class PrizeForm(ConsoleForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("领奖地点、时间、需携带的证件等，中奖会员可见。"),
     )
+    coupon_template = forms.ChoiceField(
+        label=_("奖品是券"),
+        required=False,
+        help_text=_("选择一种券，开奖时直接放入中奖会员的券包，无需领奖；只能选本级或上级工会启用中的券。"),
+    )
+
+    def __init__(self, *args: Any, activity: Activity, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        templates = coupon_actions.usable_templates(activity.org_path).select_related("org").order_by("-created_at")
+        cast(forms.ChoiceField, self.fields["coupon_template"]).choices = [("", _("（不是券，线下领奖）"))] + [
+            (str(t.pk), f"{t.name}（{t.org.name}，剩 {t.remaining} 张）") for t in templates[:200]
+        ]
 
 
 class HandOverForm(ConsoleForm):
@@ -70,6 +83,9 @@ PRIZE_ERROR_FIELDS = {
     "LOTTERY_PRIZE_QUANTITY": "quantity",
     "LOTTERY_PRIZE_NUMBER": "quantity",
     "LOTTERY_PRIZE_ORDER": "order",
+    "COUPON_TEMPLATE_OUTSIDE": "coupon_template",
+    "COUPON_TEMPLATE_INACTIVE": "coupon_template",
+    "LOTTERY_COUPON_STOCK": "coupon_template",
 }
 
 
@@ -103,6 +119,8 @@ def results_context(request: HttpRequest, activity: Activity) -> dict[str, Any]:
 def _prize_values(form: forms.Form) -> dict[str, Any]:
     data = dict(form.cleaned_data)
     data.pop("image", None)
+    template = data.pop("coupon_template", "")
+    data["coupon_template_id"] = int(template) if template else None
     return data
 
 
@@ -113,7 +131,7 @@ def prizes(request: HttpRequest, activity_id: int) -> HttpResponse:
     user = cadre(request)
     can_manage = access.can(user, Perm.ACTIVITY_MANAGE, activity.org_path)
     editable = can_manage and activity.state in (ActivityState.DRAFT, ActivityState.PUBLISHED)
-    form = PrizeForm(request.POST or None, request.FILES or None)
+    form = PrizeForm(request.POST or None, request.FILES or None, activity=activity)
     if request.method == "POST":
         if not editable:
             raise Http404
@@ -161,8 +179,9 @@ def prize_edit(request: HttpRequest, activity_id: int, prize_id: int) -> HttpRes
         "quantity": prize.quantity,
         "order": prize.order,
         "claim_instructions": prize.claim_instructions,
+        "coupon_template": str(prize.coupon_template_id or ""),
     }
-    form = PrizeForm(request.POST or None, request.FILES or None, initial=initial)
+    form = PrizeForm(request.POST or None, request.FILES or None, initial=initial, activity=activity)
     if request.method == "POST" and form.is_valid():
         try:
             actions.update_prize(
@@ -239,7 +258,7 @@ def winners(request: HttpRequest, activity_id: int) -> HttpResponse:
         {
             "win": w,
             "tone": WIN_TONES[WinStatus(w.status)],
-            "can_hand_over": can_manage and w.status == WinStatus.CLAIMED,
+            "can_hand_over": can_manage and w.status == WinStatus.CLAIMED and w.coupon_id is None,
         }
         for w in selectors.all_wins(activity)
     ]

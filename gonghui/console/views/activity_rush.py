@@ -8,7 +8,7 @@ The organiser's export is the generic activity export (``RushKind.export``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -30,11 +30,18 @@ from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
 from gonghui.core.pii import mask_name
+from gonghui.coupons import actions as coupon_actions
 
 PER_PAGE = 50
 LIVE_SECONDS = 3
 GRANT_TONES = {GrantStatus.GRANTED: "green", GrantStatus.REDEEMED: "blue", GrantStatus.CANCELLED: "grey"}
-ITEM_ERROR_FIELDS = {"RUSH_ITEM_NAME": "name", "RUSH_ITEM_STOCK": "stock"}
+ITEM_ERROR_FIELDS = {
+    "RUSH_ITEM_NAME": "name",
+    "RUSH_ITEM_STOCK": "stock",
+    "COUPON_TEMPLATE_OUTSIDE": "coupon_template",
+    "COUPON_TEMPLATE_INACTIVE": "coupon_template",
+    "RUSH_COUPON_STOCK": "coupon_template",
+}
 
 
 def _rush(request: HttpRequest, activity_id: int, perm: Perm = Perm.ACTIVITY_VIEW) -> Activity:
@@ -50,6 +57,24 @@ class ItemForm(ConsoleForm):
         label=_("说明"), max_length=200, required=False, help_text=_("如：2027-01-28 广州南→长沙南")
     )
     stock = forms.IntegerField(label=_("投放数量"), min_value=1, max_value=10_000_000)
+    coupon_template = forms.ChoiceField(
+        label=_("抢的是券"),
+        required=False,
+        help_text=_("选择一种券：抢到即放入会员的券包，退票时券作废；只能选本级或上级工会启用中的券。"),
+    )
+
+    def __init__(self, *args: Any, activity: Activity, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        templates = coupon_actions.usable_templates(activity.org_path).select_related("org").order_by("-created_at")
+        cast(forms.ChoiceField, self.fields["coupon_template"]).choices = [("", _("（不是券）"))] + [
+            (str(t.pk), f"{t.name}（{t.org.name}，剩 {t.remaining} 张）") for t in templates[:200]
+        ]
+
+    def values(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        template = data.pop("coupon_template", "")
+        data["coupon_template_id"] = int(template) if template else None
+        return data
 
 
 class RedeemForm(ConsoleForm):
@@ -95,19 +120,19 @@ def items(request: HttpRequest, activity_id: int) -> HttpResponse:
     user = cadre(request)
     can_manage = access.can(user, Perm.ACTIVITY_MANAGE, activity.org_path)
     editable = can_manage and activity.state in (ActivityState.DRAFT, ActivityState.PUBLISHED)
-    form = ItemForm(request.POST or None)
+    form = ItemForm(request.POST or None, activity=activity)
     if request.method == "POST":
         if not editable:
             raise Http404
         if form.is_valid():
             try:
-                item = actions.add_item(actor=user, activity=activity, **form.cleaned_data)
+                item = actions.add_item(actor=user, activity=activity, **form.values())
             except DomainError as exc:
                 add_domain_error(form, exc, ITEM_ERROR_FIELDS)
             else:
                 messages.success(request, _("已添加票种：%(name)s") % {"name": item.name})
                 return redirect("console:activity_rush_items", activity.pk)
-    rows = list(RushItem.objects.filter(activity=activity))
+    rows = list(RushItem.objects.filter(activity=activity).select_related("coupon_template"))
     context = {
         "activity": activity,
         "items": rows,
@@ -131,10 +156,16 @@ def _item(activity: Activity, item_id: int) -> RushItem:
 def item_edit(request: HttpRequest, activity_id: int, item_id: int) -> HttpResponse:
     activity = _rush(request, activity_id, Perm.ACTIVITY_MANAGE)
     item = _item(activity, item_id)
-    form = ItemForm(request.POST or None, initial={"name": item.name, "detail": item.detail, "stock": item.stock})
+    initial = {
+        "name": item.name,
+        "detail": item.detail,
+        "stock": item.stock,
+        "coupon_template": str(item.coupon_template_id or ""),
+    }
+    form = ItemForm(request.POST or None, initial=initial, activity=activity)
     if request.method == "POST" and form.is_valid():
         try:
-            actions.update_item(actor=cadre(request), activity=activity, item=item, **form.cleaned_data)
+            actions.update_item(actor=cadre(request), activity=activity, item=item, **form.values())
         except DomainError as exc:
             add_domain_error(form, exc, ITEM_ERROR_FIELDS)
         else:
@@ -169,7 +200,11 @@ def grants(request: HttpRequest, activity_id: int) -> HttpResponse:
     """抢票名单: who holds which ticket (names masked), newest first, by status."""
     activity = _rush(request, activity_id)
     status = request.GET.get("status", "")
-    qs = Grant.objects.filter(activity=activity).select_related("item", "member__org").order_by("-created_at", "-pk")
+    qs = (
+        Grant.objects.filter(activity=activity)
+        .select_related("item", "member__org", "coupon")
+        .order_by("-created_at", "-pk")
+    )
     if status in GrantStatus.values:
         qs = qs.filter(status=status)
     page_obj = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
@@ -197,7 +232,9 @@ def redeem(request: HttpRequest, activity_id: int) -> HttpResponse:
         try:
             done = actions.redeem(actor=cadre(request), activity=activity, scanned=form.cleaned_data["code"])
         except DomainError as exc:
-            add_domain_error(form, exc, {"RUSH_CODE_UNKNOWN": "code", "RUSH_CODE_INVALID": "code"})
+            add_domain_error(
+                form, exc, {"RUSH_CODE_UNKNOWN": "code", "RUSH_CODE_INVALID": "code", "RUSH_REDEEM_COUPON": "code"}
+            )
         else:
             form = RedeemForm()
     context = {

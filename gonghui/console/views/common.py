@@ -133,6 +133,8 @@ def frame(request: HttpRequest) -> dict[str, Any]:
             "sms": sms_outbox_allowed(user),
             "news": access.can_anywhere(user, Perm.NEWS_PUBLISH),
             "points": access.can_anywhere(user, Perm.POINTS_VIEW),
+            "mall_goods": access.can_anywhere(user, Perm.MALL_MANAGE),
+            "mall_orders": access.can_anywhere(user, Perm.MALL_FULFIL),
         },
     }
 

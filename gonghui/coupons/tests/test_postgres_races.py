@@ -4,7 +4,6 @@ redeemed twice. Each fails when its protection is removed (see docs/COUPONS.md).
 from __future__ import annotations
 
 import pytest
-from django.db import close_old_connections
 
 from gonghui.conftest import Tree, make_member
 from gonghui.core.errors import DomainError
@@ -22,7 +21,6 @@ pytestmark = [on_postgres_only, pytest.mark.django_db(transaction=True)]
 def _issue(template_id: int, member_id: int, key: str) -> object:
     from gonghui.coupons.models import CouponTemplate
 
-    close_old_connections()
     template = CouponTemplate.objects.get(pk=template_id)
     member = Member.objects.get(pk=member_id)
     return actions.issue(template, member, source=CouponSource.RUSH, key=key)
@@ -68,7 +66,6 @@ def test_two_merchant_users_redeem_one_coupon_once(
     coupon = actions.issue(template, frank, source=CouponSource.WELFARE, key="w").coupon
 
     def redeem(user: User) -> object:
-        close_old_connections()
         return actions.redeem(User.objects.get(pk=user.pk), coupon.code)
 
     for _round in range(3):
@@ -93,7 +90,6 @@ def test_a_retried_redeem_racing_its_twin_returns_the_same_redemption(
     coupon = actions.issue(template, frank, source=CouponSource.WELFARE, key="w").coupon
 
     def redeem() -> object:
-        close_old_connections()
         return actions.redeem(User.objects.get(pk=mia.pk), coupon.code, key=f"api:{mia.pk}:retry-1")
 
     results = race(redeem, redeem)

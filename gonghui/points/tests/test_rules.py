@@ -15,7 +15,7 @@ from gonghui.members.models import Member
 from gonghui.members.signals import member_joined, member_verified
 from gonghui.points import ledger, rules
 from gonghui.points.checks import check_points
-from gonghui.points.models import EarningRule, Entry, RuleKind, SignIn
+from gonghui.points.models import Entry, RuleKind, SignIn
 from gonghui.testing.concurrency import on_postgres_only, race
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +134,7 @@ def test_members_who_left_earn_nothing(tree: Tree, member: Member, alice: User) 
     Member.objects.filter(pk=member.pk).update(status="left")
     member.refresh_from_db()
     assert rules.award(member, RuleKind.READ_NEWS, 1).code == "MEMBER_NOT_ACTIVE"
-    assert not EarningRule.objects.filter(kind="nonsense").exists()
+    assert not Entry.objects.filter(account__member=member).exists()
 
 
 @pytest.mark.postgres_only

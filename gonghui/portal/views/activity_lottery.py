@@ -1,5 +1,8 @@
 """抽奖 on the member's phone: the panel on the activity page, entering, claiming, and the
-public results page with the downloads anyone can verify (no login needed for those)."""
+public results page with the downloads anyone can verify (no login needed for those).
+
+The panel shows what entering costs (``points_cost``) next to the member's balance before
+they press the button; a coupon prize is shown as already in the wallet, with a link."""
 
 from __future__ import annotations
 
@@ -10,15 +13,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from gonghui.activities import selectors as activity_selectors
 from gonghui.activities.kinds.lottery import actions, selectors
+from gonghui.activities.kinds.lottery.kind import points_cost
 from gonghui.activities.kinds.lottery.models import Win, WinStatus
 from gonghui.activities.models import Activity, ActivityState
 from gonghui.core.errors import DomainError
 from gonghui.members.models import Member
+from gonghui.points import ledger
 from gonghui.portal.views.common import member_of, page
 
 WIN_BADGES = {
@@ -31,7 +37,7 @@ WIN_BADGES = {
 
 
 def _lottery(activity_id: int) -> Activity:
-    activity = activity_selectors.get_for_member(None, activity_id)
+    activity = activity_selectors.get_public(activity_id)
     if activity is None or activity.kind != "lottery":
         raise Http404
     return activity
@@ -44,7 +50,13 @@ def _detail(activity: Activity) -> str:
 def panel_context(request: HttpRequest, activity: Activity, member: Member | None) -> dict[str, Any]:
     record = selectors.draw_record(activity)
     wins = selectors.wins_of(activity, member)
+    cost = points_cost(activity)
+    balance = ledger.balance_of(member) if member is not None and cost else 0
     return {
+        "points_cost": cost,
+        "balance": balance,
+        "can_afford": balance >= cost,
+        "wallet_url": reverse("portal:coupons"),
         "prizes": selectors.prizes(activity),
         "entry": selectors.entry_of(activity, member),
         "entry_count": selectors.entry_count(activity),
@@ -66,7 +78,7 @@ def enter(request: HttpRequest, activity_id: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"参与成功！您的参与码是 {entry.code}")
+        messages.success(request, _("参与成功！您的参与码是 %(code)s") % {"code": entry.code})
     return HttpResponseRedirect(_detail(activity))
 
 
@@ -83,7 +95,10 @@ def claim(request: HttpRequest, activity_id: int, win_id: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"已确认领奖，领奖码 {done.claim_code}")
+        if done.coupon_id is not None:
+            messages.success(request, _("奖品券已放入您的券包。"))
+        else:
+            messages.success(request, _("已确认领奖，领奖码 %(code)s") % {"code": done.claim_code})
     return HttpResponseRedirect(_detail(activity) + "#lottery-wins")
 
 

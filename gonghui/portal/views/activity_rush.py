@@ -5,6 +5,9 @@ The grab answers with a fragment (htmx): 抢票成功 with the code, 已抢完, 
 member's place in the waiting room — that fragment polls the same endpoint every two
 seconds with its signed admission token and grabs by itself once admitted. Without
 JavaScript the forms still post and the page comes back with the outcome as a message.
+
+A ticket type that is a coupon (抢券) puts the coupon in the member's wallet: the ticket
+then links to the coupon (shown to the merchant) instead of a gate code.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from gonghui.activities.kinds.rush import actions
 from gonghui.activities.kinds.rush.models import Grant, GrantStatus, RushItem
 from gonghui.activities.models import Activity, ActivityState
 from gonghui.core.errors import DomainError
+from gonghui.coupons.models import CouponStatus
 from gonghui.members.models import Member
 from gonghui.portal.views.card import qr_svg
 from gonghui.portal.views.common import member_of
@@ -40,7 +44,7 @@ GRANT_BADGES = {
 
 
 def _rush(activity_id: int) -> Activity:
-    activity = activity_selectors.get_for_member(None, activity_id)
+    activity = activity_selectors.get_public(activity_id)
     if activity is None or activity.kind != "rush":
         raise Http404
     return activity
@@ -54,8 +58,13 @@ def _grant_context(activity: Activity, grant: Grant) -> dict[str, Any]:
     return {
         "grant": grant,
         "badge": GRANT_BADGES.get(GrantStatus(grant.status), "badge-muted"),
-        "qr": qr_svg(actions.qr_payload(grant), _("兑换码二维码")) if grant.status == GrantStatus.GRANTED else "",
-        "can_cancel": grant.status == GrantStatus.GRANTED and actions.can_cancel(activity),
+        "qr": qr_svg(actions.qr_payload(grant), _("兑换码二维码"))
+        if grant.status == GrantStatus.GRANTED and grant.coupon_id is None
+        else "",
+        "coupon": grant.coupon,
+        "can_cancel": grant.status == GrantStatus.GRANTED
+        and actions.can_cancel(activity)
+        and (grant.coupon is None or grant.coupon.status != CouponStatus.REDEEMED),
         "deadline": actions.cancel_deadline(activity),
     }
 
@@ -63,7 +72,7 @@ def _grant_context(activity: Activity, grant: Grant) -> dict[str, Any]:
 def panel_context(request: HttpRequest, activity: Activity, member: Member | None) -> dict[str, Any]:
     items = list(RushItem.objects.filter(activity=activity))
     grant = (
-        Grant.objects.filter(activity=activity, member=member).select_related("item").first()
+        Grant.objects.filter(activity=activity, member=member).select_related("item", "coupon").first()
         if member is not None
         else None
     )
@@ -107,10 +116,13 @@ def grab(request: HttpRequest, activity_id: int) -> HttpResponse:
             return HttpResponseRedirect(_detail(activity))
         return _fragment(request, activity, {"error": exc, "code": exc.code})
     if outcome.grant is not None:
+        if not htmx and outcome.grant.coupon_id is not None:
+            messages.success(request, _("抢到了！券已放入您的券包。"))
+            return HttpResponseRedirect(_detail(activity) + "#rush-mine")
         if not htmx:
             messages.success(request, _("抢票成功！兑换码 %(code)s") % {"code": outcome.grant.code})
             return HttpResponseRedirect(_detail(activity) + "#rush-mine")
-        grant = Grant.objects.select_related("item").get(pk=outcome.grant.pk)
+        grant = Grant.objects.select_related("item", "coupon").get(pk=outcome.grant.pk)
         return _fragment(request, activity, {"won": _grant_context(activity, grant)})
     admission = outcome.admission
     assert admission is not None  # noqa: S101 - a queued outcome always carries its admission
@@ -133,11 +145,14 @@ def cancel(request: HttpRequest, activity_id: int) -> HttpResponse:
     if member is None:
         raise Http404
     try:
-        actions.cancel(activity=activity, member=member)
+        grant = actions.cancel(activity=activity, member=member)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("已退票，名额已退回。按活动规则，退票后不能再抢。"))
+        if grant.coupon_id is not None:
+            messages.success(request, _("已退券，券已作废，名额已退回。按活动规则，退票后不能再抢。"))
+        else:
+            messages.success(request, _("已退票，名额已退回。按活动规则，退票后不能再抢。"))
     return HttpResponseRedirect(_detail(activity))
 
 

@@ -41,7 +41,7 @@ STATUS_BADGES = {
 
 
 def _signup(activity_id: int) -> Activity:
-    activity = activity_selectors.get_for_member(None, activity_id)
+    activity = activity_selectors.get_public(activity_id)
     if activity is None or activity.kind != "signup":
         raise Http404
     return activity

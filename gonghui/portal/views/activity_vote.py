@@ -31,7 +31,7 @@ RECEIPTS_PER_PAGE = 100
 
 
 def _vote(activity_id: int) -> Activity:
-    activity = activity_selectors.get_for_member(None, activity_id)
+    activity = activity_selectors.get_public(activity_id)
     if activity is None or activity.kind != "vote":
         raise Http404
     return activity

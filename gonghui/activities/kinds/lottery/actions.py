@@ -10,6 +10,18 @@ The order of events that makes the draw verifiable:
    revealed and the winners are computed by ``draw.draw_winners`` from the sorted codes.
 4. ``claim`` before the deadline; ``redraw_unclaimed`` (periodic) redraws the slots whose
    winner did not, with ``draw.redraw_winners``; ``hand_over`` when the prize is given.
+
+A prize may be a coupon (``Prize.coupon_template``). Its winners need not claim: the draw
+(and each redraw) issues the coupon into the winner's wallet in its own transaction, with
+the key ``lottery:<activity>:<prize>:<member>``, and the win is handed over at once — so it
+is never redrawn, and a draw or redraw that runs again finds nothing left to issue. A
+winner the coupons app refuses (not verified for a verified-only coupon, limit reached,
+stock gone) keeps an ordinary ``won`` win: pressing 确认领奖 before the deadline tries the
+issue again, and an unclaimed slot is redrawn as usual.
+
+An entry may cost points (``settings.points_cost``): the spend is part of the entry's
+transaction, so a refused entry costs nothing and a second entry is refused before it
+could spend.
 """
 
 from __future__ import annotations
@@ -24,14 +36,18 @@ from django.utils import timezone
 from gonghui.activities import actions as activity_actions
 from gonghui.activities import eligibility
 from gonghui.activities.kinds.lottery import draw
-from gonghui.activities.kinds.lottery.kind import DEFAULT_CLAIM_DAYS
+from gonghui.activities.kinds.lottery.kind import DEFAULT_CLAIM_DAYS, points_cost
 from gonghui.activities.kinds.lottery.models import Draw, Entry, Prize, Win, WinStatus
 from gonghui.activities.models import Activity, ActivityState, ActivityStatus
 from gonghui.core import audit, pii
 from gonghui.core.errors import Conflict, DomainError, InvalidValue
+from gonghui.coupons import actions as coupon_actions
+from gonghui.coupons.models import CouponSource
 from gonghui.inbox import actions as inbox_actions
 from gonghui.inbox.models import MessageKind
 from gonghui.members.models import Member
+from gonghui.points import ledger
+from gonghui.points.models import SourceType
 
 MAX_PRIZE_UNITS = 10_000
 _EDITABLE_STATES = (ActivityState.DRAFT, ActivityState.PUBLISHED)
@@ -50,7 +66,7 @@ def activity_link(activity: Activity) -> str:
 # --- prizes (before the activity opens) ---------------------------------------------------
 
 
-def _clean_prize(values: dict[str, Any]) -> dict[str, Any]:
+def _clean_prize(values: dict[str, Any], activity: Activity) -> dict[str, Any]:
     name = str(values.get("name") or "").strip()
     if not name:
         raise InvalidValue("LOTTERY_PRIZE_NAME", "请填写奖品名称。", field="name")
@@ -65,11 +81,25 @@ def _clean_prize(values: dict[str, Any]) -> dict[str, Any]:
         raise InvalidValue("LOTTERY_PRIZE_QUANTITY", f"奖品数量须在 1 到 {MAX_PRIZE_UNITS} 之间。", field="quantity")
     if order < 0:
         raise InvalidValue("LOTTERY_PRIZE_ORDER", "排序不能为负数。", field="order")
+    template = None
+    if values.get("coupon_template_id"):
+        try:
+            template_id = int(values["coupon_template_id"])
+        except (TypeError, ValueError):
+            raise InvalidValue("COUPON_TEMPLATE_OUTSIDE", "请选择有效的券。", field="coupon_template") from None
+        template = coupon_actions.check_usable_template(activity.org_path, template_id)
+        if template.remaining < quantity:
+            raise InvalidValue(
+                "LOTTERY_COUPON_STOCK",
+                f"“{template.name}”只剩 {template.remaining} 张，少于奖品数量 {quantity}。",
+                field="coupon_template",
+            )
     return {
         "name": name,
         "quantity": quantity,
         "order": order,
         "claim_instructions": str(values.get("claim_instructions") or "").strip(),
+        "coupon_template": template,
     }
 
 
@@ -85,7 +115,7 @@ def _lock_editable(activity: Activity) -> Activity:
 @transaction.atomic
 def add_prize(*, actor: Any, activity: Activity, values: dict[str, Any], image: Any = None) -> Prize:
     locked = _lock_editable(activity)
-    clean = _clean_prize(values)
+    clean = _clean_prize(values, locked)
     prize = Prize(activity=locked, **clean)
     if image:
         prize.image = image
@@ -103,7 +133,7 @@ def add_prize(*, actor: Any, activity: Activity, values: dict[str, Any], image: 
 @transaction.atomic
 def update_prize(*, actor: Any, prize: Prize, values: dict[str, Any], image: Any = None) -> Prize:
     locked = _lock_editable(prize.activity)
-    clean = _clean_prize(values)
+    clean = _clean_prize(values, locked)
     prize = Prize.objects.get(pk=prize.pk, activity=locked)
     for key, value in clean.items():
         setattr(prize, key, value)
@@ -129,7 +159,12 @@ def delete_prize(*, actor: Any, prize: Prize) -> None:
 
 
 def _brief(prize: Prize) -> dict[str, Any]:
-    return {"name": prize.name, "quantity": prize.quantity, "order": prize.order}
+    return {
+        "name": prize.name,
+        "quantity": prize.quantity,
+        "order": prize.order,
+        "coupon_template": prize.coupon_template_id,
+    }
 
 
 def slot_prizes(activity: Activity) -> list[Prize]:
@@ -204,6 +239,11 @@ class _CodeTaken(Exception):
     pass
 
 
+def entry_spend_key(activity: Activity, member: Member) -> str:
+    """The ledger key of a member's entry fee: one spend per member and lottery."""
+    return f"lottery-entry:{activity.pk}:{member.pk}"
+
+
 @transaction.atomic
 def _enter_once(member: Member, activity: Activity) -> Entry:
     locked = _share_lock(activity)
@@ -212,10 +252,25 @@ def _enter_once(member: Member, activity: Activity) -> Entry:
         raise eligibility.NotEligible(answer.code or "ACTIVITY_ENDED", answer.reason or "活动已结束。")
     # A second entry by the same member (double tap, two phones) loses here: the
     # participation row's unique constraint makes the racing insert wait for the first
-    # transaction and then fail. The points cost (points issue) is charged at this point,
-    # inside this transaction, so a refused entry never costs anything.
+    # transaction and then fail — before it could spend anything.
     if not activity_actions.record_participation(locked, member):
         raise Conflict("LOTTERY_ALREADY_ENTERED", "您已参与本次抽奖，每人限参与一次。")
+    # The points cost is charged here, inside this transaction: not enough points rolls the
+    # participation back with it, and a refused entry never costs anything. The key is one
+    # per member and lottery, so even a spend that somehow ran twice would replay.
+    cost = points_cost(locked)
+    if cost:
+        try:
+            ledger.spend(
+                member=member,
+                amount=cost,
+                key=entry_spend_key(locked, member),
+                source_type=SourceType.ACTIVITY,
+                source_id=str(locked.pk),
+                reason=f"参与抽奖：{locked.title}"[:200],
+            )
+        except ledger.InsufficientPoints as exc:
+            raise ledger.InsufficientPoints(message=f"参与本次抽奖{exc.message}") from None
     code = draw.new_entry_code()
     try:
         with transaction.atomic():
@@ -260,6 +315,7 @@ def draw_locked(activity: Activity, *, actor: Any) -> list[Win]:
             for slot, code in sorted(picked.items())
         ]
     )
+    coupons = _deliver_coupons(activity, wins, now)
     record.seed_hex = seed.hex()
     record.drawn_at = now
     record.drawn_by = actor if getattr(actor, "pk", None) else None
@@ -272,7 +328,7 @@ def draw_locked(activity: Activity, *, actor: Any) -> list[Win]:
         obj=activity,
         org=activity.org,
         actor_label="" if getattr(actor, "pk", None) else "系统",
-        details={"entries": len(entries), "winners": len(wins), "seed": record.seed_hex},
+        details={"entries": len(entries), "winners": len(wins), "seed": record.seed_hex, **coupons},
     )
     for win in wins:
         _notify_winner(activity, entries[win.entry.code].member, win)
@@ -280,15 +336,82 @@ def draw_locked(activity: Activity, *, actor: Any) -> list[Win]:
 
 
 def _notify_winner(activity: Activity, member: Member, win: Win) -> None:
-    deadline = timezone.localtime(win.claim_deadline)
+    if win.coupon_id is not None:
+        body = "奖品券已放入您的券包，可在“我的券”中查看和使用。"
+    else:
+        deadline = timezone.localtime(win.claim_deadline)
+        body = f"请在 {deadline:%Y-%m-%d %H:%M} 前到活动页面确认领奖，逾期视为放弃。"
     inbox_actions.notify(
         member,
         MessageKind.SYSTEM,
         f"恭喜您在“{activity.title}”中抽中{win.prize.name}",
-        f"请在 {deadline:%Y-%m-%d %H:%M} 前到活动页面确认领奖，逾期视为放弃。",
+        body,
         link=activity_link(activity),
         sender=activity.org,
     )
+
+
+# --- coupon prizes ------------------------------------------------------------------------
+
+
+def prize_coupon_key(activity: Activity, prize: Prize, member: Member) -> str:
+    """The coupon's idempotency key: one coupon per lottery, prize and winner, however
+    many times a draw, a redraw or a claim runs."""
+    return f"lottery:{activity.pk}:{prize.pk}:{member.pk}"
+
+
+def _issue_prize_coupon(activity: Activity, win: Win, member: Member, now: datetime) -> Win:
+    """Put ``win``'s coupon prize in the winner's wallet and mark the win handed over.
+
+    Inside the transaction holding the win (the draw's or redraw's activity lock, or the
+    claim's row lock). The coupon and the win's change share one savepoint: a refusal of
+    the coupons app (``DomainError``) rolls back both and leaves the win ``won``.
+    """
+    prize = win.prize
+    template = prize.coupon_template
+    if template is None:
+        raise Conflict("LOTTERY_NOT_A_COUPON", "该奖品不是券。")
+    with transaction.atomic():
+        issued = coupon_actions.issue(
+            template,
+            member,
+            source=CouponSource.LOTTERY,
+            source_id=str(activity.pk),
+            key=prize_coupon_key(activity, prize, member),
+        )
+        if not Win.objects.filter(pk=win.pk, status=WinStatus.WON).update(
+            status=WinStatus.HANDED_OVER, coupon=issued.coupon, claimed_at=now, handed_over_at=now
+        ):
+            raise Conflict("LOTTERY_CLAIM_EXPIRED", "已超过领奖期限，奖品已作废或重新抽取。")
+    win.status, win.coupon, win.claimed_at, win.handed_over_at = WinStatus.HANDED_OVER, issued.coupon, now, now
+    return win
+
+
+def _deliver_coupons(activity: Activity, wins: list[Win], now: datetime) -> dict[str, Any]:
+    """Issue the coupon of every coupon prize among fresh ``wins`` (a draw or a redraw round).
+
+    The winners' member rows are locked first, in id order: ``issue`` locks member then
+    template, and one transaction issuing to many members must not hold the template while
+    it waits for a member another issuer (a rush grab, a mall order) holds. Returns counts
+    for the round's audit row.
+    """
+    due = [w for w in wins if w.prize.coupon_template_id is not None]
+    if not due:
+        return {}
+    members = {
+        m.pk: m
+        for m in Member.objects.select_for_update().filter(pk__in={w.entry.member_id for w in due}).order_by("pk")
+    }
+    issued = 0
+    refused: dict[str, int] = {}
+    for win in due:
+        try:
+            _issue_prize_coupon(activity, win, members[win.entry.member_id], now)
+        except DomainError as exc:  # the win stays "won": the winner may claim (and retry) in time
+            refused[exc.code] = refused.get(exc.code, 0) + 1
+        else:
+            issued += 1
+    return {"coupons_issued": issued, "coupons_refused": refused}
 
 
 @transaction.atomic
@@ -316,9 +439,16 @@ def new_claim_code() -> str:
 
 
 def claim(*, member: Member | None, win: Win) -> Win:
-    """The winner confirms before the deadline and gets a claim code to show."""
+    """The winner confirms before the deadline and gets a claim code to show.
+
+    For a coupon prize the draw has normally issued the coupon already; if the coupons app
+    refused it then (say, the coupon is for verified members and the winner has verified
+    since), confirming issues it now, or says again why it cannot.
+    """
     if member is None or win.entry.member_id != member.pk:
         raise NotFound("NOT_FOUND", "没有找到这条中奖记录。")
+    if Prize.objects.filter(pk=win.prize_id, coupon_template__isnull=False).exists():
+        return _claim_coupon(member, win)
     now = timezone.now()
     code = new_claim_code()
     # The conditional UPDATE is the guard: a claim racing the deadline's redraw (which
@@ -332,6 +462,21 @@ def claim(*, member: Member | None, win: Win) -> Win:
             raise Conflict("LOTTERY_ALREADY_CLAIMED", "您已确认领奖。")
         raise Conflict("LOTTERY_CLAIM_EXPIRED", "已超过领奖期限，奖品已作废或重新抽取。")
     return win
+
+
+@transaction.atomic
+def _claim_coupon(member: Member, win: Win) -> Win:
+    # The row lock orders this claim against the deadline's redraw (which selects the
+    # overdue wins FOR UPDATE): whichever comes second sees the other's status.
+    locked = (
+        Win.objects.select_for_update(of=("self",)).select_related("activity", "prize__coupon_template").get(pk=win.pk)
+    )
+    now = timezone.now()
+    if locked.status in (WinStatus.CLAIMED, WinStatus.HANDED_OVER):
+        raise Conflict("LOTTERY_ALREADY_CLAIMED", "奖品券已放入您的券包。")
+    if locked.status != WinStatus.WON or locked.claim_deadline <= now:
+        raise Conflict("LOTTERY_CLAIM_EXPIRED", "已超过领奖期限，奖品已作废或重新抽取。")
+    return _issue_prize_coupon(locked.activity, locked, member, now)
 
 
 @transaction.atomic
@@ -403,6 +548,7 @@ def redraw_activity(activity: Activity, *, now: datetime | None = None) -> list[
         return []
     slots = [w.slot for w in overdue]
     new_wins: list[Win] = []
+    coupons: dict[str, Any] = {}
     if not locked.setting("keep_unclaimed"):
         entries = {e.code: e for e in Entry.objects.filter(activity=locked).select_related("member")}
         won_codes = Win.objects.filter(activity=locked).values_list("entry__code", flat=True)
@@ -426,6 +572,7 @@ def redraw_activity(activity: Activity, *, now: datetime | None = None) -> list[
             )
             record.redraw_rounds = round_no
             record.save(update_fields=["redraw_rounds"])
+            coupons = _deliver_coupons(locked, new_wins, now)
             for win in new_wins:
                 _notify_winner(locked, entries[win.entry.code].member, win)
     redrawn = {w.slot for w in new_wins}
@@ -436,6 +583,11 @@ def redraw_activity(activity: Activity, *, now: datetime | None = None) -> list[
         obj=locked,
         org=locked.org,
         actor_label="系统",
-        details={"round": record.redraw_rounds if new_wins else None, "slots": slots, "redrawn": sorted(redrawn)},
+        details={
+            "round": record.redraw_rounds if new_wins else None,
+            "slots": slots,
+            "redrawn": sorted(redrawn),
+            **coupons,
+        },
     )
     return new_wins

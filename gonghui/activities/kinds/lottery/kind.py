@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from gonghui.members.models import Member
 
 DEFAULT_CLAIM_DAYS = 7
+MAX_POINTS_COST = 100_000
 
 
 class LotterySettingsForm(forms.Form):
@@ -38,9 +39,26 @@ class LotterySettingsForm(forms.Form):
         help_text=_("勾选后，逾期未领的奖品作废，不再从未中奖的参与者中重新抽取。"),
     )
 
+    points_cost = forms.IntegerField(
+        label=_("参与所需积分"),
+        required=False,
+        min_value=0,
+        max_value=MAX_POINTS_COST,
+        initial=0,
+        help_text=_("每位会员参与时扣除的积分，0 表示免费参与。积分不足的会员不能参与；参与后不退还。"),
+    )
+
     def clean_claim_days(self) -> int:
         value = self.cleaned_data.get("claim_days")
         return int(value) if value else DEFAULT_CLAIM_DAYS
+
+    def clean_points_cost(self) -> int:
+        return int(self.cleaned_data.get("points_cost") or 0)
+
+
+def points_cost(activity: Activity) -> int:
+    """Points one entry costs (``settings.points_cost``; lotteries made before it: 0)."""
+    return int(activity.setting("points_cost") or 0)
 
 
 class LotteryKind(ActivityKind):

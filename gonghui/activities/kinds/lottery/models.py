@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from gonghui.activities.models import Activity
+from gonghui.coupons.models import Coupon, CouponTemplate
 from gonghui.members.models import Member
 
 
@@ -25,6 +26,16 @@ class Prize(models.Model):
     order = models.PositiveIntegerField(_("排序"), default=0, help_text=_("数字小的先抽，一般一等奖在前。"))
     image = models.ImageField(_("奖品图片"), upload_to="activities/prizes/", blank=True)
     claim_instructions = models.TextField(_("领奖说明"), blank=True, help_text=_("领奖地点、时间、需携带的证件等。"))
+    # A prize that is a coupon: each winner gets one in their wallet at the draw
+    # (``actions.draw_locked``); the template is the organiser union's or a union's above.
+    coupon_template = models.ForeignKey(
+        CouponTemplate,
+        verbose_name=_("奖品券"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lottery_prizes",
+    )
 
     class Meta:
         verbose_name = _("奖品")
@@ -120,6 +131,8 @@ class Win(models.Model):
     handed_over_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The coupon a coupon prize put in the winner's wallet; set with ``handed_over``.
+    coupon = models.OneToOneField(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="lottery_win")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -130,6 +143,11 @@ class Win(models.Model):
             # An entry wins at most once; a slot is drawn once per round.
             models.UniqueConstraint(fields=["activity", "entry"], name="lottery_win_entry_once"),
             models.UniqueConstraint(fields=["activity", "round", "slot"], name="lottery_win_slot_round"),
+            # A coupon in the wallet is the prize handed over: such a win is never redrawn.
+            models.CheckConstraint(
+                condition=models.Q(coupon__isnull=True) | models.Q(status="handed_over"),
+                name="lottery_win_coupon_handed_over",
+            ),
         ]
         indexes = [models.Index(fields=["status", "claim_deadline"], name="lottery_win_due_idx")]
 

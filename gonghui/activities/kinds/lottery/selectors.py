@@ -24,7 +24,7 @@ def draw_record(activity: Activity) -> Draw | None:
 
 
 def prizes(activity: Activity) -> list[Prize]:
-    return list(Prize.objects.filter(activity=activity).order_by("order", "pk"))
+    return list(Prize.objects.filter(activity=activity).select_related("coupon_template").order_by("order", "pk"))
 
 
 def entries_public(activity: Activity) -> bool:
@@ -50,7 +50,9 @@ def wins_of(activity: Activity, member: Member | None) -> list[Win]:
     if member is None:
         return []
     return list(
-        Win.objects.filter(activity=activity, entry__member=member).select_related("prize").order_by("slot", "round")
+        Win.objects.filter(activity=activity, entry__member=member)
+        .select_related("prize", "coupon")
+        .order_by("slot", "round")
     )
 
 

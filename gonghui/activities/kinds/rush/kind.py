@@ -3,7 +3,8 @@
 Settings (``Activity.settings``): ``cancel_deadline`` (members may give a ticket back
 until then; empty: no cancellation) and ``admit_rate`` (the waiting room's admissions
 per second for this rush; empty: ``RUSH_ADMIT_RATE``). The ticket types and their stock
-are ``RushItem`` rows, edited on the kind's own console page. Opening time is the
+are ``RushItem`` rows, edited on the kind's own console page; a ticket type may be a coupon
+template (抢券: the grab puts the coupon in the member's wallet). Opening time is the
 activity's ``starts_at``.
 """
 
@@ -89,6 +90,7 @@ class RushKind(ActivityKind):
                 "stock": item.stock,
                 "remaining": item.remaining,
                 "taken": item.stock - item.remaining,
+                "coupon_template_id": item.coupon_template_id,
                 **(
                     {"granted": item.n_granted, "redeemed": item.n_redeemed, "cancelled": item.n_cancelled}  # type: ignore[attr-defined]
                     if for_organiser

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gonghui.activities.models import Activity
+from gonghui.coupons.models import Coupon, CouponTemplate
 from gonghui.members.models import Member
 
 
@@ -28,6 +29,16 @@ class RushItem(models.Model):
     stock = models.PositiveIntegerField(_("投放数量"))
     remaining = models.IntegerField(_("剩余数量"))
     position = models.PositiveSmallIntegerField(default=0)
+    # A rush of coupons (抢券): each grant of this item puts one coupon of the template in
+    # the member's wallet, in the grab's transaction (``actions.grab``).
+    coupon_template = models.ForeignKey(
+        CouponTemplate,
+        verbose_name=_("发放的券"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rush_items",
+    )
 
     class Meta:
         verbose_name = _("票种")
@@ -69,6 +80,8 @@ class Grant(models.Model):
     redeemed_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The coupon a coupon item issued with this grant (revoked when the grant is cancelled).
+    coupon = models.OneToOneField(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="rush_grant")
 
     class Meta:
         verbose_name = _("抢票记录")

@@ -9,6 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from gonghui.coupons.checks import CHECKS as COUPON_CHECKS
 from gonghui.coupons.checks import check_coupons
+from gonghui.mall.checks import CHECKS as MALL_CHECKS
+from gonghui.mall.checks import check_mall
 from gonghui.points.checks import CHECKS as POINTS_CHECKS
 from gonghui.points.checks import check_points
 
@@ -17,6 +19,7 @@ from gonghui.points.checks import check_points
 SECTIONS: list[tuple[str, dict[str, tuple[str, str]], Callable[[], Any]]] = [
     ("points", POINTS_CHECKS, check_points),
     ("coupons", COUPON_CHECKS, check_coupons),
+    ("mall", MALL_CHECKS, check_mall),
 ]
 
 

@@ -9,57 +9,24 @@ unique constraint dropped, the first test fails with several entries for one mem
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections
 
 from gonghui.activities import actions as activity_actions
 from gonghui.activities.kinds.lottery import actions
 from gonghui.activities.kinds.lottery.models import Entry, Win
 from gonghui.activities.kinds.lottery.tests.conftest import LotteryFactory
 from gonghui.activities.models import Participation
-from gonghui.core.errors import DomainError
 from gonghui.members.models import Member
+from gonghui.testing.concurrency import on_postgres_only, race, tally
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is proven on PostgreSQL"),
+    on_postgres_only,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def race(calls: list[Callable[[], Any]]) -> Counter[str]:
-    """Run every call on its own thread, all released together; count outcomes."""
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(calls), timeout=60)
-
-    def worker(call: Callable[[], Any]) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait()
-            try:
-                call()
-                result = "ok"
-            except DomainError as exc:
-                result = exc.code
-            except Exception as exc:  # counted: the assertions name it
-                result = type(exc).__name__
-            with lock:
-                outcomes[result] += 1
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
 
 
 def test_the_same_member_entering_in_parallel_gets_exactly_one_entry(
@@ -69,7 +36,7 @@ def test_the_same_member_entering_in_parallel_gets_exactly_one_entry(
     crowd = members(5)
     # Each member taps 8 times at once (a double tap, two phones, a retrying client).
     calls = [(lambda m=m: actions.enter(member=m, activity=activity)) for m in crowd for _tap in range(8)]
-    outcomes = race(calls)
+    outcomes = tally(race(*calls, timeout=120))
     assert outcomes["ok"] == 5, outcomes
     assert sum(outcomes.values()) == 40
     assert set(outcomes) <= {"ok", "LOTTERY_ALREADY_ENTERED", "LOTTERY_ENTERED"}, outcomes
@@ -86,7 +53,7 @@ def test_entries_racing_the_close_are_either_drawn_or_refused(
     crowd = members(30)
     calls: list[Callable[[], Any]] = [(lambda m=m: actions.enter(member=m, activity=activity)) for m in crowd]
     calls.insert(15, lambda: activity_actions.close_activity(actor=None, activity=activity))
-    outcomes = race(calls)
+    outcomes = tally(race(*calls, timeout=120))
     assert outcomes["ok"] >= 1 and sum(outcomes.values()) == 31, outcomes
     entered = set(Entry.objects.filter(activity=activity).values_list("pk", flat=True))
     drawn = set(Win.objects.filter(activity=activity).values_list("entry_id", flat=True))

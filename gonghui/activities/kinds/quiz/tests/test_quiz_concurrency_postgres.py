@@ -12,17 +12,17 @@ import threading
 from typing import Any
 
 import pytest
-from django.db import connection, connections
 
 from gonghui.activities.kinds.quiz import actions
 from gonghui.activities.kinds.quiz.models import Attempt
 from gonghui.activities.kinds.quiz.tests.helpers import fill_bank, make_quiz
 from gonghui.conftest import Tree, make_member
 from gonghui.core.errors import DomainError
+from gonghui.testing.concurrency import on_postgres_only, race
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is proven on PostgreSQL"),
+    on_postgres_only,
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -44,21 +44,11 @@ def test_parallel_starts_never_exceed_the_attempts_limit(tree: Tree, monkeypatch
         return real(*args, **kwargs)
 
     monkeypatch.setattr(actions, "record_participation", participation_after_everyone_arrived)
-    results: list[Any] = [None] * THREADS
 
-    def run(i: int) -> None:
-        try:
-            results[i] = actions.start_attempt(activity=quiz, member=member)
-        except Exception as exc:  # compared below
-            results[i] = exc
-        finally:
-            connections.close_all()
+    def start() -> Attempt:
+        return actions.start_attempt(activity=quiz, member=member)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = race(*[start] * THREADS)
     started = [r for r in results if isinstance(r, Attempt)]
     assert not [r for r in results if not isinstance(r, Attempt | DomainError)], results
     # Every start got the one second attempt (the others resumed it) and no third exists.

@@ -8,65 +8,25 @@ dropped, the cancel's conditional status change replaced by a read) it fails.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, connections
 from django.db.models import Count
 from django.utils import timezone
 
 from gonghui.activities.kinds.rush import actions as rush
 from gonghui.activities.kinds.rush.models import Grant, GrantStatus, RushItem
 from gonghui.activities.models import Participation
-from gonghui.core.errors import DomainError
+from gonghui.testing.concurrency import on_postgres_only, race, tally
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is proven on PostgreSQL"),
+    on_postgres_only,
     pytest.mark.django_db(transaction=True),
 ]
 
-THREADS = 40
-
-
-def race(calls: list[Callable[[], Any]]) -> Counter[str]:
-    """Run ``calls`` on THREADS threads that start together; count outcomes by kind."""
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
-    barrier = threading.Barrier(THREADS)
-    work = list(calls)
-
-    def worker() -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=60)
-            while True:
-                with lock:
-                    if not work:
-                        return
-                    call = work.pop()
-                try:
-                    call()
-                    result = "ok"
-                except DomainError as exc:
-                    result = exc.code
-                except Exception as exc:  # counted: the assertions name it
-                    result = type(exc).__name__
-                with lock:
-                    outcomes[result] += 1
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    return outcomes
+THREADS = 40  # the calls share these threads (each with its connection), started together
 
 
 def test_200_members_twice_each_for_50_tickets(make_rush: Any, members: Any) -> None:
@@ -76,7 +36,7 @@ def test_200_members_twice_each_for_50_tickets(make_rush: Any, members: Any) -> 
     calls = [
         (lambda m=m: rush.grab(activity=activity, member=m, item_id=item.pk)) for m in crowd for _press in range(2)
     ]
-    outcomes = race(calls)
+    outcomes = tally(race(*calls, workers=THREADS, timeout=300))
 
     assert outcomes["ok"] == 50, outcomes
     assert sum(outcomes.values()) == 400
@@ -100,7 +60,7 @@ def test_double_presses_never_give_a_member_two_tickets(make_rush: Any, members:
     # Plenty of stock: only the one-per-member guard stands between a double press and a
     # second ticket (each press picks a different train).
     calls = [(lambda m=m, i=i: rush.grab(activity=activity, member=m, item_id=i.pk)) for m in crowd for i in (a, b)]
-    outcomes = race(calls)
+    outcomes = tally(race(*calls, workers=THREADS, timeout=300))
 
     assert outcomes["ok"] == 60, outcomes
     assert outcomes["RUSH_ALREADY"] == 60, outcomes
@@ -120,7 +80,7 @@ def test_a_cancelled_ticket_returns_exactly_one_unit(make_rush: Any, members: An
     assert RushItem.objects.get(pk=item.pk).remaining == 0
     # Each member cancels three times at once (a nervous finger).
     calls = [(lambda m=m: rush.cancel(activity=activity, member=m)) for m in crowd for _tap in range(3)]
-    outcomes = race(calls)
+    outcomes = tally(race(*calls, workers=THREADS, timeout=300))
 
     assert outcomes["ok"] == 30, outcomes
     assert outcomes["RUSH_NOT_CANCELLABLE"] == 60, outcomes

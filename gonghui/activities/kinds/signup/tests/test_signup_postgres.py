@@ -21,7 +21,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, connections
 from django.utils import timezone
 
 from gonghui.activities.kinds.signup import actions
@@ -30,38 +29,16 @@ from gonghui.activities.kinds.signup.tests.helpers import open_signup
 from gonghui.conftest import Tree, make_member
 from gonghui.core.errors import DomainError
 from gonghui.members.models import Member
+from gonghui.testing.concurrency import on_postgres_only, race
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is proven on PostgreSQL"),
+    on_postgres_only,
     pytest.mark.django_db(transaction=True),
 ]
 
 S = RegistrationStatus
 CAPACITY = 8
-
-
-def run_together(jobs: list[Callable[[], Any]]) -> list[Any]:
-    """Run every job in its own thread and connection, released at the same instant."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def run(i: int) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            results[i] = jobs[i]()
-        except Exception as exc:  # compared by the test
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def members(tree: Tree, n: int) -> list[Member]:
@@ -77,7 +54,7 @@ def test_three_times_capacity_sign_up_at_once_exactly_capacity_confirmed_rest_wa
     def job(member: Member) -> Callable[[], Registration]:
         return lambda: actions.sign_up(member=member, activity=activity)
 
-    results = run_together([job(m) for m in people])
+    results = race(*[job(m) for m in people], timeout=120)
     errors = [r for r in results if isinstance(r, Exception)]
     assert errors == []
 
@@ -152,7 +129,7 @@ def test_parallel_cancellations_and_confirmations_keep_capacity_and_offer_each_f
                     break
         stop.set()
 
-    results = run_together([*jobs, stopper])
+    results = race(*jobs, stopper, timeout=120)
     cancels = results[:CAPACITY]
     assert cancels == [S.CANCELLED] * CAPACITY, cancels
 

@@ -11,7 +11,6 @@ import threading
 from typing import Any
 
 import pytest
-from django.db import connection, connections
 
 from gonghui.activities.kinds.survey import actions, answers
 from gonghui.activities.kinds.survey.models import Response
@@ -19,10 +18,11 @@ from gonghui.activities.kinds.survey.tests.helpers import branching_survey, publ
 from gonghui.activities.models import Participation
 from gonghui.conftest import Tree, make_member
 from gonghui.core.errors import DomainError
+from gonghui.testing.concurrency import on_postgres_only, race
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is proven on PostgreSQL"),
+    on_postgres_only,
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -45,21 +45,11 @@ def test_parallel_submits_of_one_member_store_one_response(
         return real_check(*args, **kwargs)
 
     monkeypatch.setattr(answers, "check", check_after_everyone_passed_eligibility)
-    results: list[Any] = [None] * THREADS
 
-    def run(i: int) -> None:
-        try:
-            results[i] = actions.submit_response(activity=survey, member=member, answers_raw=raw)
-        except Exception as exc:  # compared below
-            results[i] = exc
-        finally:
-            connections.close_all()
+    def submit() -> Response:
+        return actions.submit_response(activity=survey, member=member, answers_raw=raw)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = race(*[submit] * THREADS)
     stored = [r for r in results if isinstance(r, Response)]
     refused = [r for r in results if isinstance(r, DomainError)]
     assert len(stored) == 1, results

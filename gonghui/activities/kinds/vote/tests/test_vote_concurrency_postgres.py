@@ -8,12 +8,10 @@ for a secret ballot. With those removed these tests fail (checked by dropping th
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection, connections
 
 from gonghui.activities.kinds.vote import actions, selectors
 from gonghui.activities.kinds.vote.models import Ballot, BallotChoice, SecretBallot, StagedBallot
@@ -22,36 +20,15 @@ from gonghui.activities.models import Participation
 from gonghui.conftest import Tree
 from gonghui.core.errors import DomainError
 from gonghui.members.models import Member
+from gonghui.testing.concurrency import on_postgres_only, race, tally
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is proven on PostgreSQL"),
+    on_postgres_only,
     pytest.mark.django_db(transaction=True),
 ]
 
 THREADS = 8
-
-
-def race(calls: list[Any]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=10)
-            results[i] = calls[i]()
-        except Exception as exc:  # compared by the test
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def caster(activity_id: int, member: Member, ids: list[int]) -> Any:
@@ -61,14 +38,14 @@ def caster(activity_id: int, member: Member, ids: list[int]) -> Any:
 def outcome(results: list[Any]) -> Counter[str]:
     unexpected = [r for r in results if not isinstance(r, actions.CastResult | DomainError)]
     assert not unexpected, unexpected
-    return Counter("ok" if isinstance(r, actions.CastResult) else r.code for r in results)
+    return tally(results)
 
 
 def test_one_member_racing_an_election_gets_exactly_one_ballot(tree: Tree, frank: Member) -> None:
     vote = make_vote(tree.tianhe, candidates=THREADS)
     ids = candidate_ids(vote)
     selectors.snapshot(vote.pk)
-    counts = outcome(race([caster(vote.pk, frank, [ids[i]]) for i in range(THREADS)]))
+    counts = outcome(race(*[caster(vote.pk, frank, [ids[i]]) for i in range(THREADS)]))
     assert counts["ok"] == 1, counts
     assert set(counts) <= {"ok", "ALREADY_VOTED", "VOTE_BUSY"}, counts
     assert Ballot.objects.filter(activity=vote, member=frank).count() == 1
@@ -83,7 +60,7 @@ def test_one_member_racing_a_contest_gets_at_most_the_daily_allowance(tree: Tree
     # allowance, the same candidate for its once-a-day vote.
     ids = candidate_ids(vote) * 2
     selectors.snapshot(vote.pk)
-    counts = outcome(race([caster(vote.pk, frank, [ids[i]]) for i in range(THREADS)]))
+    counts = outcome(race(*[caster(vote.pk, frank, [ids[i]]) for i in range(THREADS)]))
     ballots = list(Ballot.objects.filter(activity=vote, member=frank).order_by("seq"))
     assert counts["ok"] == len(ballots)
     assert 1 <= len(ballots) <= allowance, counts
@@ -107,7 +84,7 @@ def test_one_member_racing_the_same_candidate_in_a_contest_votes_once(tree: Tree
     vote = make_vote(tree.tianhe, candidates=2, daily_allowance=5)
     target = candidate_ids(vote)[0]
     selectors.snapshot(vote.pk)
-    counts = outcome(race([caster(vote.pk, frank, [target]) for _ in range(THREADS)]))
+    counts = outcome(race(*[caster(vote.pk, frank, [target]) for _ in range(THREADS)]))
     assert counts["ok"] == 1, counts
     assert BallotChoice.objects.filter(activity=vote, member=frank, candidate_id=target).count() == 1
 
@@ -117,7 +94,7 @@ def test_one_member_racing_a_secret_ballot_casts_one(tree: Tree, frank: Member, 
     vote = make_vote(tree.tianhe, candidates=THREADS, secret=True)
     ids = candidate_ids(vote)
     selectors.snapshot(vote.pk)
-    counts = outcome(race([caster(vote.pk, frank, [ids[i]]) for i in range(THREADS)]))
+    counts = outcome(race(*[caster(vote.pk, frank, [ids[i]]) for i in range(THREADS)]))
     assert counts["ok"] == 1 and counts["ALREADY_VOTED"] == THREADS - 1, counts
     assert Participation.objects.filter(activity=vote, member=frank).count() == 1
     assert StagedBallot.objects.filter(activity=vote).count() + SecretBallot.objects.filter(activity=vote).count() == 1
