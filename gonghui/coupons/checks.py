@@ -5,16 +5,12 @@ Like ``points.checks``: each check is one set-wise query returning the offending
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-from django.db import connection
-
+from gonghui.core.sqlchecks import CheckReport, Checks, run_sql_checks
 from gonghui.coupons.models import Coupon, CouponTemplate, Redemption
 
 T, C, R = (m._meta.db_table for m in (CouponTemplate, Coupon, Redemption))
 
-CHECKS: dict[str, tuple[str, str]] = {
+CHECKS: Checks = {
     "issued_is_count_of_coupons": (
         "券模板已发放数 ≠ 券张数",
         f"""SELECT t.id, t.issued, COUNT(c.id) AS coupons
@@ -45,26 +41,5 @@ CHECKS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass
-class Report:
-    templates: int = 0
-    coupons: int = 0
-    redemptions: int = 0
-    failures: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-
-def check_coupons(limit: int = 20) -> Report:
-    report = Report(
-        templates=CouponTemplate.objects.count(), coupons=Coupon.objects.count(), redemptions=Redemption.objects.count()
-    )
-    with connection.cursor() as cursor:
-        for name, (_label, sql) in CHECKS.items():
-            cursor.execute(f"{sql} LIMIT {int(limit)}")
-            rows = cursor.fetchall()
-            if rows:
-                report.failures[name] = [tuple(r) for r in rows]
-    return report
+def check_coupons(limit: int = 20) -> CheckReport:
+    return run_sql_checks(CHECKS, {"templates": CouponTemplate, "coupons": Coupon, "redemptions": Redemption}, limit)

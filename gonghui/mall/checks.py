@@ -5,17 +5,13 @@ Each check is one set-wise query returning the offending rows (empty when all is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-from django.db import connection
-
+from gonghui.core.sqlchecks import CheckReport, Checks, run_sql_checks
 from gonghui.mall.models import Goods, Order, VirtualCode
 from gonghui.points.models import Entry
 
 G, ORD, V, E = (m._meta.db_table for m in (Goods, Order, VirtualCode, Entry))
 
-CHECKS: dict[str, tuple[str, str]] = {
+CHECKS: Checks = {
     "sold_is_live_orders": (
         "商品已兑换数 ≠ 未取消订单的数量合计",
         f"""SELECT g.id, g.sold, COALESCE(SUM(o.quantity), 0) AS live
@@ -57,23 +53,5 @@ CHECKS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass
-class Report:
-    goods: int = 0
-    orders: int = 0
-    failures: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-
-def check_mall(limit: int = 20) -> Report:
-    report = Report(goods=Goods.objects.count(), orders=Order.objects.count())
-    with connection.cursor() as cursor:
-        for name, (_label, sql) in CHECKS.items():
-            cursor.execute(f"{sql} LIMIT {int(limit)}")
-            rows = cursor.fetchall()
-            if rows:
-                report.failures[name] = [tuple(r) for r in rows]
-    return report
+def check_mall(limit: int = 20) -> CheckReport:
+    return run_sql_checks(CHECKS, {"goods": Goods, "orders": Order}, limit)

@@ -6,16 +6,12 @@ at province scale; each returns the offending rows (empty when the ledger is rig
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-from django.db import connection
-
+from gonghui.core.sqlchecks import CheckReport, Checks, run_sql_checks
 from gonghui.points.models import Account, Entry, Lot, LotUse
 
 A, E, L, U = (m._meta.db_table for m in (Account, Entry, Lot, LotUse))
 
-CHECKS: dict[str, tuple[str, str]] = {
+CHECKS: Checks = {
     "balance_is_sum_of_entries": (
         "账户余额 ≠ 明细合计",
         f"""SELECT a.id, a.balance, COALESCE(SUM(e.amount), 0) AS entries
@@ -75,23 +71,5 @@ CHECKS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass
-class Report:
-    accounts: int = 0
-    entries: int = 0
-    failures: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-
-def check_points(limit: int = 20) -> Report:
-    report = Report(accounts=Account.objects.count(), entries=Entry.objects.count())
-    with connection.cursor() as cursor:
-        for name, (_label, sql) in CHECKS.items():
-            cursor.execute(f"{sql} LIMIT {int(limit)}")
-            rows = cursor.fetchall()
-            if rows:
-                report.failures[name] = [tuple(r) for r in rows]
-    return report
+def check_points(limit: int = 20) -> CheckReport:
+    return run_sql_checks(CHECKS, {"accounts": Account, "entries": Entry}, limit)

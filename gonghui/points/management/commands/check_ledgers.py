@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from gonghui.core.sqlchecks import CheckReport, Checks
 from gonghui.coupons.checks import CHECKS as COUPON_CHECKS
 from gonghui.coupons.checks import check_coupons
 from gonghui.mall.checks import CHECKS as MALL_CHECKS
@@ -15,8 +15,8 @@ from gonghui.points.checks import CHECKS as POINTS_CHECKS
 from gonghui.points.checks import check_points
 
 # Every ledger the platform keeps: (name, its checks with their labels, the function that
-# runs them and returns a report dataclass with counts and ``failures``).
-SECTIONS: list[tuple[str, dict[str, tuple[str, str]], Callable[[], Any]]] = [
+# runs them).
+SECTIONS: list[tuple[str, Checks, Callable[[], CheckReport]]] = [
     ("points", POINTS_CHECKS, check_points),
     ("coupons", COUPON_CHECKS, check_coupons),
     ("mall", MALL_CHECKS, check_mall),
@@ -35,14 +35,12 @@ class Command(BaseCommand):
         if options["json"]:
             body: dict[str, Any] = {"ok": not failed}
             for name, _checks, report in reports:
-                counts = {k: v for k, v in dataclasses.asdict(report).items() if k != "failures"}
                 failures = {k: [list(map(str, r)) for r in v] for k, v in report.failures.items()}
-                body[name] = {**counts, "failures": failures}
+                body[name] = {**report.counts, "failures": failures}
             self.stdout.write(json.dumps(body, ensure_ascii=False))
         else:
             for name, checks, report in reports:
-                counts = {k: v for k, v in dataclasses.asdict(report).items() if k != "failures"}
-                self.stdout.write(f"{name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+                self.stdout.write(f"{name}: " + ", ".join(f"{v} {k}" for k, v in report.counts.items()))
                 for check, (label, _sql) in checks.items():
                     rows = report.failures.get(check)
                     mark = "ok" if not rows else f"FAILED ({len(rows)}+)"
