@@ -27,7 +27,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, resolve_url
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.urls import URLPattern, URLResolver, reverse
@@ -46,7 +46,7 @@ from gonghui.activities.models import (
     audience_group_choices,
 )
 from gonghui.console.forms import ConsoleForm, add_domain_error
-from gonghui.console.views.common import cadre, cadre_required, page
+from gonghui.console.views.common import cadre, cadre_required, page, perform
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
@@ -509,13 +509,12 @@ def activity_audience(request: HttpRequest, activity_id: int) -> HttpResponse:
 @cadre_required
 def activity_publish(request: HttpRequest, activity_id: int) -> HttpResponse:
     activity = _activity(request, activity_id, Perm.ACTIVITY_MANAGE)
-    try:
-        actions.publish_activity(actor=cadre(request), activity=activity)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("活动已发布，会员可以在“活动”中看到。"))
-    return redirect("console:activity_detail", activity.pk)
+    return perform(
+        request,
+        lambda: actions.publish_activity(actor=cadre(request), activity=activity),
+        _("活动已发布，会员可以在“活动”中看到。"),
+        resolve_url("console:activity_detail", activity.pk),
+    )
 
 
 @require_POST
@@ -526,26 +525,24 @@ def activity_close(request: HttpRequest, activity_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("请填写提前结束的原因。"))
         return redirect("console:activity_detail", activity.pk)
-    try:
-        actions.close_activity(actor=cadre(request), activity=activity, reason=form.cleaned_data["reason"])
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("活动已结束。"))
-    return redirect("console:activity_detail", activity.pk)
+    return perform(
+        request,
+        lambda: actions.close_activity(actor=cadre(request), activity=activity, reason=form.cleaned_data["reason"]),
+        _("活动已结束。"),
+        resolve_url("console:activity_detail", activity.pk),
+    )
 
 
 @require_POST
 @cadre_required
 def activity_archive(request: HttpRequest, activity_id: int) -> HttpResponse:
     activity = _activity(request, activity_id, Perm.ACTIVITY_MANAGE)
-    try:
-        actions.archive_activity(actor=cadre(request), activity=activity)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("活动已归档。"))
-    return redirect("console:activity_detail", activity.pk)
+    return perform(
+        request,
+        lambda: actions.archive_activity(actor=cadre(request), activity=activity),
+        _("活动已归档。"),
+        resolve_url("console:activity_detail", activity.pk),
+    )
 
 
 # --- the activity page --------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, resolve_url
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -21,7 +21,7 @@ from gonghui.activities.kinds.lottery import actions, selectors
 from gonghui.activities.kinds.lottery.models import Prize, Win, WinStatus
 from gonghui.activities.models import Activity, ActivityState
 from gonghui.console.forms import ConsoleForm, add_domain_error
-from gonghui.console.views.common import cadre, cadre_required, page
+from gonghui.console.views.common import cadre, cadre_required, page, perform
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
@@ -207,13 +207,12 @@ def prize_edit(request: HttpRequest, activity_id: int, prize_id: int) -> HttpRes
 def prize_delete(request: HttpRequest, activity_id: int, prize_id: int) -> HttpResponse:
     activity = _lottery(request, activity_id, Perm.ACTIVITY_MANAGE)
     prize = _prize(activity, prize_id)
-    try:
-        actions.delete_prize(actor=cadre(request), prize=prize)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已删除奖品：%(name)s") % {"name": prize.name})
-    return redirect("console:activity_lottery_prizes", activity.pk)
+    return perform(
+        request,
+        lambda: actions.delete_prize(actor=cadre(request), prize=prize),
+        _("已删除奖品：%(name)s") % {"name": prize.name},
+        resolve_url("console:activity_lottery_prizes", activity.pk),
+    )
 
 
 @require_POST

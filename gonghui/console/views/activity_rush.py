@@ -14,7 +14,7 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -25,7 +25,7 @@ from gonghui.activities.kinds.rush import actions
 from gonghui.activities.kinds.rush.models import Grant, GrantStatus, RushItem
 from gonghui.activities.models import Activity, ActivityState
 from gonghui.console.forms import ConsoleForm, add_domain_error
-from gonghui.console.views.common import cadre, cadre_required, page
+from gonghui.console.views.common import cadre, cadre_required, page, perform
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
@@ -186,13 +186,12 @@ def item_edit(request: HttpRequest, activity_id: int, item_id: int) -> HttpRespo
 def item_delete(request: HttpRequest, activity_id: int, item_id: int) -> HttpResponse:
     activity = _rush(request, activity_id, Perm.ACTIVITY_MANAGE)
     item = _item(activity, item_id)
-    try:
-        actions.delete_item(actor=cadre(request), activity=activity, item=item)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已删除票种：%(name)s") % {"name": item.name})
-    return redirect("console:activity_rush_items", activity.pk)
+    return perform(
+        request,
+        lambda: actions.delete_item(actor=cadre(request), activity=activity, item=item),
+        _("已删除票种：%(name)s") % {"name": item.name},
+        resolve_url("console:activity_rush_items", activity.pk),
+    )
 
 
 @cadre_required

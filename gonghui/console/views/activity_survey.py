@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, resolve_url
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -25,7 +25,7 @@ from gonghui.activities.kinds.survey.kind import KIND
 from gonghui.activities.kinds.survey.models import CHOICE_KINDS, GOTO_END, Question, QuestionKind
 from gonghui.activities.models import Activity, ActivityState
 from gonghui.console.forms import ConsoleForm
-from gonghui.console.views.common import cadre, cadre_required, page
+from gonghui.console.views.common import cadre, cadre_required, page, perform
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
@@ -226,13 +226,12 @@ def question_move(request: HttpRequest, activity_id: int, question_id: int) -> H
 def question_delete(request: HttpRequest, activity_id: int, question_id: int) -> HttpResponse:
     activity = _survey(request, activity_id, Perm.ACTIVITY_MANAGE)
     question = _question(activity, question_id)
-    try:
-        actions.delete_question(actor=cadre(request), question=question)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已删除题目：%(t)s") % {"t": question.title})
-    return redirect("console:activity_survey_questions", activity.pk)
+    return perform(
+        request,
+        lambda: actions.delete_question(actor=cadre(request), question=question),
+        _("已删除题目：%(t)s") % {"t": question.title},
+        resolve_url("console:activity_survey_questions", activity.pk),
+    )
 
 
 urlpatterns = [

@@ -16,7 +16,7 @@ from django import forms
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,7 +28,7 @@ from gonghui.activities.kinds.vote.kind import VoteRules
 from gonghui.activities.kinds.vote.models import Candidate
 from gonghui.activities.models import Activity, ActivityState
 from gonghui.console.forms import ConsoleForm, add_domain_error
-from gonghui.console.views.common import cadre, cadre_required, is_htmx, page
+from gonghui.console.views.common import cadre, cadre_required, is_htmx, page, perform
 from gonghui.core import access, audit
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
@@ -187,13 +187,12 @@ def candidate_edit(request: HttpRequest, activity_id: int, candidate_id: int) ->
 def candidate_delete(request: HttpRequest, activity_id: int, candidate_id: int) -> HttpResponse:
     activity = _vote(request, activity_id, Perm.ACTIVITY_MANAGE)
     candidate = _candidate(activity, candidate_id)
-    try:
-        actions.remove_candidate(actor=cadre(request), candidate=candidate)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已删除候选人：%(name)s") % {"name": candidate.name})
-    return redirect("console:activity_vote_candidates", activity.pk)
+    return perform(
+        request,
+        lambda: actions.remove_candidate(actor=cadre(request), candidate=candidate),
+        _("已删除候选人：%(name)s") % {"name": candidate.name},
+        resolve_url("console:activity_vote_candidates", activity.pk),
+    )
 
 
 @require_POST

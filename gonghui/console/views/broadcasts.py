@@ -13,13 +13,13 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gonghui.console.forms import ConsoleForm, add_domain_error
-from gonghui.console.views.common import cadre, cadre_required, page
+from gonghui.console.views.common import cadre, cadre_required, page, perform
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
@@ -223,10 +223,9 @@ def broadcast_progress(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 @cadre_required
 def broadcast_resume(request: HttpRequest, broadcast_id: int) -> HttpResponse:
     broadcast = _broadcast(request, broadcast_id)
-    try:
-        actions.resume_broadcast(actor=cadre(request), broadcast=broadcast)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已重新排队，将从中断处继续发送。"))
-    return redirect("console:broadcast_detail", broadcast.pk)
+    return perform(
+        request,
+        lambda: actions.resume_broadcast(actor=cadre(request), broadcast=broadcast),
+        _("已重新排队，将从中断处继续发送。"),
+        resolve_url("console:broadcast_detail", broadcast.pk),
+    )

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -25,6 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from gonghui.core import access
 from gonghui.core.access import Perm, RoleKind
+from gonghui.core.errors import DomainError
 from gonghui.core.models import User
 from gonghui.orgs.models import Org
 
@@ -67,6 +69,18 @@ def go(request: HttpRequest, url: str) -> HttpResponse:
     if is_htmx(request):
         return HttpResponseClientRedirect(url)
     return HttpResponseRedirect(url)
+
+
+def perform(request: HttpRequest, call: Callable[[], object], success: str, then: str) -> HttpResponse:
+    """Run one console action: flash ``success``, or the domain's refusal in its own words,
+    and go to the URL ``then`` either way (nothing the cadre typed is lost: these are buttons)."""
+    try:
+        call()
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return go(request, then)
 
 
 def has_verified(user: Any) -> bool:

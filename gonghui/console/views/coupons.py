@@ -17,14 +17,14 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gonghui.console.forms import ConsoleForm, add_domain_error
-from gonghui.console.views.common import cadre, cadre_required, page
+from gonghui.console.views.common import cadre, cadre_required, page, perform
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
@@ -425,13 +425,12 @@ def bulk_progress(request: HttpRequest, job_id: int) -> HttpResponse:
 @cadre_required
 def bulk_resume(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job(request, job_id)
-    try:
-        actions.resume_bulk_issue(actor=cadre(request), job=job)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已重新排队，将从中断处继续发放。"))
-    return redirect("console:coupon_bulk", job.pk)
+    return perform(
+        request,
+        lambda: actions.resume_bulk_issue(actor=cadre(request), job=job),
+        _("已重新排队，将从中断处继续发放。"),
+        resolve_url("console:coupon_bulk", job.pk),
+    )
 
 
 # --- merchants -------------------------------------------------------------------------------

@@ -16,12 +16,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gonghui.console.forms import ConsoleForm, add_domain_error
-from gonghui.console.views.common import cadre, cadre_required, page
+from gonghui.console.views.common import cadre, cadre_required, page, perform
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
@@ -299,13 +300,7 @@ def goods_detail(request: HttpRequest, goods_id: int) -> HttpResponse:
 
 
 def _act(request: HttpRequest, goods: Goods, call: Any, ok: str) -> HttpResponse:
-    try:
-        call()
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, ok)
-    return redirect("console:mall_goods_detail", goods_id=goods.pk)
+    return perform(request, call, ok, reverse("console:mall_goods_detail", args=[goods.pk]))
 
 
 @require_POST
@@ -458,13 +453,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
 
 
 def _order_act(request: HttpRequest, order: Order, call: Any, ok: str) -> HttpResponse:
-    try:
-        call()
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, ok)
-    return redirect("console:mall_order_detail", order_id=order.pk)
+    return perform(request, call, ok, reverse("console:mall_order_detail", args=[order.pk]))
 
 
 @require_POST

@@ -14,14 +14,14 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gonghui.console.forms import ConsoleForm, add_domain_error
-from gonghui.console.views.common import cadre, cadre_required, page
+from gonghui.console.views.common import cadre, cadre_required, page, perform
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
@@ -240,13 +240,12 @@ def news_publish(request: HttpRequest, news_id: int) -> HttpResponse:
 def news_withdraw(request: HttpRequest, news_id: int) -> HttpResponse:
     user = cadre(request)
     news = selectors.get_for_cadre(user, news_id)
-    try:
-        actions.withdraw(actor=user, news=news)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已撤回，会员端不再显示。"))
-    return redirect("console:news_detail", news.pk)
+    return perform(
+        request,
+        lambda: actions.withdraw(actor=user, news=news),
+        _("已撤回，会员端不再显示。"),
+        resolve_url("console:news_detail", news.pk),
+    )
 
 
 @require_POST

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from gonghui.console.views.common import cadre, cadre_required, is_htmx, page
+from gonghui.console.views.common import cadre, cadre_required, is_htmx, page, perform
 from gonghui.console.views.datachecks import picker_choices, picker_orgs
 from gonghui.core import access
 from gonghui.core.access import Perm
@@ -75,13 +75,12 @@ def verification_start(request: HttpRequest) -> HttpResponse:
 def verification_resume(request: HttpRequest, batch_id: int) -> HttpResponse:
     user = cadre(request)
     batch = access.get_object_or_404(user, VerificationBatch.objects.all(), Perm.MEMBER_CHANGE, pk=batch_id)
-    try:
-        verification.resume_batch(user, batch)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已继续核验，已完成的会员不会重复核验。"))
-    return redirect("console:verification")
+    return perform(
+        request,
+        lambda: verification.resume_batch(user, batch),
+        _("已继续核验，已完成的会员不会重复核验。"),
+        resolve_url("console:verification"),
+    )
 
 
 def _member(request: HttpRequest, member_id: int) -> Member:
