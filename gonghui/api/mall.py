@@ -17,14 +17,13 @@ exactly once whatever the keys.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from gonghui.api.auth import AccountSessionAuth, current_user
+from gonghui.api.auth import AccountSessionAuth, current_user, require_member
 from gonghui.api.errors import ApiError, responses
+from gonghui.api.paging import PageMeta, paginate
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.models import User
@@ -93,11 +92,8 @@ class GoodsOut(Schema):
         )
 
 
-class GoodsPage(Schema):
+class GoodsPage(PageMeta):
     items: list[GoodsOut]
-    page: int
-    pages: int
-    total: int
 
 
 class MyGoodsOut(Schema):
@@ -193,11 +189,8 @@ class PlacedOut(Schema):
     replayed: bool = Field(..., description="同一 Idempotency-Key 的重试：返回原订单，未再次扣分")
 
 
-class OrderPage(Schema):
+class OrderPage(PageMeta):
     items: list[OrderOut]
-    page: int
-    pages: int
-    total: int
 
 
 class GoodsIn(Schema):
@@ -256,13 +249,7 @@ class CancelIn(Schema):
 
 
 def _me(request: HttpRequest) -> tuple[User, Member]:
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    member = Member.objects.select_related("org").filter(user_id=user.pk).first()
-    if member is None:
-        raise ApiError(403, "NOT_A_MEMBER", "账号还没有关联会员档案。")
-    return user, member
+    return current_user(request), require_member(request)
 
 
 def _key(request: HttpRequest, *, required: bool, what: str) -> str:
@@ -272,12 +259,6 @@ def _key(request: HttpRequest, *, required: bool, what: str) -> str:
     if required and not key:
         raise ApiError(400, "IDEMPOTENCY_KEY_REQUIRED", f"{what}必须带 Idempotency-Key 请求头。")
     return key
-
-
-def _page(qs: Any, page: int, size: int) -> tuple[list[Any], int, int, int]:
-    paginator: Paginator[Any] = Paginator(qs, size)
-    current = paginator.get_page(page)
-    return list(current.object_list), current.number, paginator.num_pages, paginator.count
 
 
 def _my_order(member: Member, order_id: int) -> Order:
@@ -300,8 +281,8 @@ def list_mall_goods(
 ) -> GoodsPage:
     """本工会及上级工会上架、在兑换时间内、未兑完的商品，最新的在前。"""
     _, member = _me(request)
-    items, number, pages, total = _page(selectors.shop(member), page, size)
-    return GoodsPage(items=[GoodsOut.of(g) for g in items], page=number, pages=pages, total=total)
+    items, meta = paginate(selectors.shop(member), page, size)
+    return GoodsPage(items=[GoodsOut.of(g) for g in items], **meta)
 
 
 @shop_router.get(
@@ -373,13 +354,8 @@ def list_my_mall_orders(
     qs = selectors.my_orders(member).prefetch_related("virtual_codes")
     if status:
         qs = qs.filter(status=status)
-    items, number, pages, total = _page(qs, page, size)
-    return OrderPage(
-        items=[OrderOut.of(o, owner=True) for o in items],
-        page=number,
-        pages=pages,
-        total=total,
-    )
+    items, meta = paginate(qs, page, size)
+    return OrderPage(items=[OrderOut.of(o, owner=True) for o in items], **meta)
 
 
 @me_router.get(
@@ -439,8 +415,8 @@ def list_managed_goods(
     qs = selectors.managed_goods(current_user(request)).prefetch_related("images")
     if status:
         qs = qs.filter(status=status)
-    items, number, pages, total = _page(qs, page, size)
-    return GoodsPage(items=[GoodsOut.of(g) for g in items], page=number, pages=pages, total=total)
+    items, meta = paginate(qs, page, size)
+    return GoodsPage(items=[GoodsOut.of(g) for g in items], **meta)
 
 
 @router.post(
@@ -513,13 +489,8 @@ def list_mall_orders(
     if goods_id is not None:
         access.get_object_or_404(user, Goods.objects.all(), Perm.MALL_FULFIL, pk=goods_id)
     qs = selectors.fulfil_orders(user, status=status or "", goods_id=goods_id).prefetch_related("virtual_codes")
-    items, number, pages, total = _page(qs, page, size)
-    return OrderPage(
-        items=[OrderOut.of(o, owner=False, masked=True) for o in items],
-        page=number,
-        pages=pages,
-        total=total,
-    )
+    items, meta = paginate(qs, page, size)
+    return OrderPage(items=[OrderOut.of(o, owner=False, masked=True) for o in items], **meta)
 
 
 @router.get(

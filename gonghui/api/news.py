@@ -13,15 +13,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from gonghui.api.auth import AccountSessionAuth, current_user
+from gonghui.api.auth import AccountSessionAuth, current_user, require_member
 from gonghui.api.errors import ApiError, responses
+from gonghui.api.paging import PageMeta, paginate
 from gonghui.core import access
 from gonghui.core.access import Perm
-from gonghui.core.models import User
 from gonghui.members.models import Member
 from gonghui.news import actions, selectors
 from gonghui.news.models import NewsItem
@@ -67,11 +66,8 @@ class NewsSummaryOut(Schema):
         )
 
 
-class NewsPage(Schema):
+class NewsPage(PageMeta):
     items: list[NewsSummaryOut]
-    page: int = Field(..., description="页码（从 1 开始）")
-    pages: int = Field(..., description="总页数")
-    total: int = Field(..., description="总条数")
 
 
 class ReadingOut(Schema):
@@ -135,13 +131,7 @@ class PublishIn(Schema):
 
 
 def _member(request: HttpRequest) -> Member:
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    member = Member.objects.select_related("org").filter(user_id=user.pk).first()
-    if member is None:
-        raise ApiError(403, "NOT_A_MEMBER", "账号还没有关联会员档案。")
-    return member
+    return require_member(request)
 
 
 def _member_news(request: HttpRequest, news_id: int) -> tuple[Member, NewsItem]:
@@ -161,16 +151,9 @@ def my_news(
 ) -> NewsPage:
     """所在工会及全部上级工会已发布的资讯：置顶在前，其余由新到旧。未关联会员档案时返回 403 `NOT_A_MEMBER`。"""
     member = _member(request)
-    paginator = Paginator(selectors.visible_to_member(member, tag=tag.strip()), size)
-    current = paginator.get_page(page)
-    items = list(current.object_list)
+    items, meta = paginate(selectors.visible_to_member(member, tag=tag.strip()), page, size)
     read = selectors.read_ids(member, [n.pk for n in items])
-    return NewsPage(
-        items=[NewsSummaryOut.of(n, n.pk in read) for n in items],
-        page=current.number,
-        pages=paginator.num_pages,
-        total=paginator.count,
-    )
+    return NewsPage(items=[NewsSummaryOut.of(n, n.pk in read) for n in items], **meta)
 
 
 @me_router.get(

@@ -19,12 +19,12 @@ import datetime as dt
 from datetime import datetime
 
 from django.core.cache import cache
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from gonghui.api.auth import AccountSessionAuth, current_user
+from gonghui.api.auth import AccountSessionAuth, current_user, require_member
 from gonghui.api.errors import ApiError, responses
+from gonghui.api.paging import PageMeta, paginate
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import Conflict
@@ -88,11 +88,8 @@ class EntryOut(Schema):
         )
 
 
-class StatementPage(Schema):
+class StatementPage(PageMeta):
     items: list[EntryOut]
-    page: int
-    pages: int
-    total: int
 
 
 class SignInOut(Schema):
@@ -183,13 +180,7 @@ class MemberPointsOut(Schema):
 
 
 def _me(request: HttpRequest) -> tuple[User, Member]:
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    member = Member.objects.select_related("org").filter(user_id=user.pk).first()
-    if member is None:
-        raise ApiError(403, "NOT_A_MEMBER", "账号还没有关联会员档案。")
-    return user, member
+    return current_user(request), require_member(request)
 
 
 def _key(request: HttpRequest, *, required: bool) -> str:
@@ -230,14 +221,8 @@ def my_points_statement(
 ) -> StatementPage:
     """每一笔积分变动，最新的在前。"""
     _, member = _me(request)
-    paginator = Paginator(statement.entries_of(member), size)
-    current = paginator.get_page(page)
-    return StatementPage(
-        items=[EntryOut.of(e) for e in current.object_list],
-        page=current.number,
-        pages=paginator.num_pages,
-        total=paginator.count,
-    )
+    items, meta = paginate(statement.entries_of(member), page, size)
+    return StatementPage(items=[EntryOut.of(e) for e in items], **meta)
 
 
 def _sign_in_out(sign_in: SignIn, member: Member, *, code: str, message: str, replayed: bool) -> SignInOut:
