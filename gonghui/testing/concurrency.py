@@ -1,6 +1,7 @@
 """Racing calls on PostgreSQL: what the concurrency tests share.
 
 - ``race``: run calls on threads released together, each thread with its own connection.
+- ``hold_then_race``: one call inside a transaction held open, a second call meanwhile.
 - ``tally``: count a race's outcomes ("ok", a ``DomainError`` code, or an exception's name).
 - ``on_postgres_only``: the skip mark for tests that prove a guarantee under concurrency.
 """
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from gonghui.core.errors import DomainError
@@ -87,6 +88,50 @@ def race(*calls: Callable[[], Any], workers: int | None = None, timeout: float =
             "connections were terminated" + (f", but {still} thread(s) are stuck outside the database" if still else "")
         )
     return results
+
+
+def hold_then_race(
+    first: Callable[[], Any], second: Callable[[], Any], *, hold: float = 0.5, timeout: float = 30
+) -> tuple[Any, Any]:
+    """Run ``first`` in a transaction kept open for ``hold`` seconds after it has done its
+    work, and ``second`` meanwhile, on two threads with their own connections.
+
+    ``second`` starts once ``first`` has decided but not committed, so it runs into
+    whatever ``first`` locked: without the lock it would act on a stale read. Returns each
+    call's result or the exception it raised; ``RaceDidNotFinish`` if either hangs.
+    """
+    decided = threading.Event()
+    results: list[Any] = [None, None]
+
+    def run_first() -> None:
+        try:
+            with transaction.atomic():
+                results[0] = first()
+                decided.set()
+                time.sleep(hold)
+        except Exception as exc:  # compared by the test
+            results[0] = exc
+        finally:
+            decided.set()
+            connections.close_all()
+
+    def run_second() -> None:
+        try:
+            connection.ensure_connection()
+            decided.wait(timeout=timeout)
+            results[1] = second()
+        except Exception as exc:  # compared by the test
+            results[1] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, daemon=True) for run in (run_first, run_second)]
+    for thread in threads:
+        thread.start()
+    _join(threads, timeout)
+    if any(thread.is_alive() for thread in threads):
+        raise RaceDidNotFinish(f"hold_then_race: a call was still running after {timeout}s")
+    return results[0], results[1]
 
 
 def tally(results: Iterable[Any]) -> Counter[str]:

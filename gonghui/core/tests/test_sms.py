@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
-from django.db import connection, connections
 from django.test import override_settings
 from django.utils import timezone
 
 from gonghui.core import sms
 from gonghui.core.errors import DomainError
 from gonghui.core.models import SmsCode, SmsMessage
+from gonghui.testing.concurrency import on_postgres_only, race
 
 ERROR_CODES = {"SMS_THROTTLED", "SMS_UNREACHABLE", "SMS_GATEWAY_ERROR"}
 MOBILE = "13800138000"
-
-on_postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is proven on PostgreSQL")
 
 
 class RefusingProvider(sms.SmsProvider):
@@ -241,33 +239,11 @@ def test_a_real_gateway_gets_the_code_but_the_outbox_does_not(db: Any) -> None:
 # --- concurrency -----------------------------------------------------------------------
 
 
-def at_once(count: int, work: Any) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            connection.ensure_connection()  # connect first, so the work itself starts together
-            barrier.wait(timeout=10)
-            results[i] = work()
-        except Exception as exc:  # compared below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
-
-
 @pytest.mark.postgres_only
 @on_postgres_only
 def test_one_code_used_at_once_logs_in_only_once(transactional_db: Any) -> None:
     code = code_in(sms.send_code(MOBILE))
-    results = at_once(8, lambda: sms.check_code(MOBILE, "login", code))
+    results = race(*[partial(sms.check_code, MOBILE, "login", code)] * 8)
     assert results.count(True) == 1, results
     assert results.count(False) == 7, results
 
@@ -277,14 +253,6 @@ def test_one_code_used_at_once_logs_in_only_once(transactional_db: Any) -> None:
 def test_a_burst_of_wrong_guesses_still_locks_the_code(transactional_db: Any) -> None:
     code = code_in(sms.send_code(MOBILE))
     wrong = [f"{(int(code) + i) % 10**6:06d}" for i in range(1, 13)]
-    guesses = iter(wrong)
-    lock = threading.Lock()
-
-    def guess() -> bool:
-        with lock:
-            value = next(guesses)
-        return sms.check_code(MOBILE, "login", value)
-
-    assert at_once(len(wrong), guess) == [False] * len(wrong)
+    assert race(*(partial(sms.check_code, MOBILE, "login", guess) for guess in wrong)) == [False] * len(wrong)
     assert SmsCode.objects.get().attempts == sms.MAX_CODE_ATTEMPTS
     assert not sms.check_code(MOBILE, "login", code)  # no more than five guesses were ever weighed

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import date
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
 from django.http import Http404
 
 from gonghui.conftest import Tree, make_member, new_id_number
@@ -25,6 +22,7 @@ from gonghui.members.models import (
     MembershipEvent,
     MemberStatus,
 )
+from gonghui.testing.concurrency import hold_then_race, on_postgres_only
 
 MOBILE = "13711112222"
 
@@ -284,48 +282,6 @@ def test_claim_refuses_any_mismatch_with_one_message(tree: Tree, applicant: User
 
 
 # --- concurrency (PostgreSQL) ---------------------------------------------------------
-
-
-on_postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is proven on PostgreSQL")
-
-
-def hold_then_race(first: Any, second: Any) -> tuple[Any, Any]:
-    """Run ``first`` in a transaction held open for a moment, and ``second`` meanwhile.
-
-    ``second`` starts once ``first`` has decided but not committed: without the row lock
-    it would read the application as still pending and decide it a second time.
-    """
-    done = threading.Event()
-    results: list[Any] = [None, None]
-
-    def run_first() -> None:
-        try:
-            with transaction.atomic():
-                results[0] = first()
-                done.set()
-                time.sleep(0.5)
-        except Exception as exc:  # compared by the test
-            results[0] = exc
-        finally:
-            done.set()
-            connections.close_all()
-
-    def run_second() -> None:
-        try:
-            connection.ensure_connection()
-            done.wait(timeout=10)
-            results[1] = second()
-        except Exception as exc:  # compared by the test
-            results[1] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results[0], results[1]
 
 
 @pytest.fixture

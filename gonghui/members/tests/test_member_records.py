@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date
+from functools import partial
 from typing import Any
 
 import pytest
-from django.db import connection, connections
 from django.http import Http404
 
 from gonghui.conftest import Tree, make_cadre, new_id_number
@@ -17,8 +16,7 @@ from gonghui.core.errors import Conflict, DomainError, InvalidValue
 from gonghui.core.models import AuditEvent, User
 from gonghui.members import actions
 from gonghui.members.models import Gender, Member
-
-on_postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is proven on PostgreSQL")
+from gonghui.testing.concurrency import on_postgres_only, race
 
 FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 
@@ -247,43 +245,12 @@ def test_update_refuses_identity_and_unknown_fields(tree: Tree, dave: User) -> N
 # --- concurrency -----------------------------------------------------------------------
 
 
-def run_at_once(count: int, work: Any) -> list[Any]:
-    """Run ``work()`` in ``count`` threads released together; each has its own connection."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            connection.ensure_connection()  # connect first, so the work itself starts together
-            barrier.wait(timeout=10)
-            results[i] = work()
-        except Exception as exc:  # the outcome is what is compared
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
-
-
 @pytest.mark.postgres_only
 @on_postgres_only
 def test_concurrent_creates_of_one_person_yield_one_member(transactional_db: Any, tree: Tree) -> None:
     number = number_ending_in_x()
     forms = [number, number.lower(), legacy_15(number), number.translate(FULL_WIDTH)]
-    forms_iter = iter(forms)
-    lock = threading.Lock()
-
-    def work() -> Member:
-        with lock:
-            raw = next(forms_iter)
-        return create(tree.tianhe_union, raw)
-
-    results = run_at_once(len(forms), work)
+    results = race(*(partial(create, tree.tianhe_union, raw) for raw in forms))
     created = [r for r in results if isinstance(r, Member)]
     refused = [r for r in results if isinstance(r, Conflict)]
     assert len(created) == 1, results

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, connections
 from django.utils import timezone
 
 from gonghui.conftest import Tree, make_cadre, make_member
@@ -20,6 +18,7 @@ from gonghui.members.history import history, unions_belonged_to
 from gonghui.members.models import EventKind, Member, MemberStatus, Transfer, TransferInitiator, TransferStatus
 from gonghui.orgs import actions as org_actions
 from gonghui.orgs.models import Org
+from gonghui.testing.concurrency import on_postgres_only, race
 
 
 @pytest.fixture
@@ -208,30 +207,6 @@ def test_closing_a_union_retains_its_members_with_history(tree: Tree, frank: Mem
 
 
 # --- concurrency (PostgreSQL) ----------------------------------------------------------
-
-on_postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is proven on PostgreSQL")
-
-
-def race(*calls: Any) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=10)
-            results[i] = calls[i]()
-        except Exception as exc:  # compared by the test
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 @pytest.mark.postgres_only

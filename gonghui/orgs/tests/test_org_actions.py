@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
 from django.http import Http404
 
 from gonghui.conftest import Tree, make_member, make_org
@@ -19,6 +16,7 @@ from gonghui.core.models import AuditEvent, User
 from gonghui.members.models import Member, MemberStatus, RetainReason
 from gonghui.orgs import actions
 from gonghui.orgs.models import Org, OrgLevel, OrgStatus
+from gonghui.testing.concurrency import hold_then_race, on_postgres_only, race
 
 
 def code(serial: int, grassroots: bool = True) -> str:
@@ -306,52 +304,11 @@ def test_sub_unions_close_with_their_parent(tree: Tree) -> None:
 
 # --- concurrency (PostgreSQL) ----------------------------------------------------------
 
-on_postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency is proven on PostgreSQL")
-
 
 def assert_tree_consistent() -> None:
     assert all(not problems for problems in Org.objects.find_problems())
     for member in Member.objects.select_related("org"):
         assert member.org_path == member.org.path, member
-
-
-def hold_then_race(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
-    """Run ``first`` in a transaction kept open for a moment, and ``second`` meanwhile.
-
-    ``second`` starts once ``first`` has done its work but not committed, so it runs
-    into whatever ``first`` locked — the case where stale reads would do damage.
-    """
-    done = threading.Event()
-    results: list[Any] = [None, None]
-
-    def run_first() -> None:
-        try:
-            with transaction.atomic():
-                results[0] = first()
-                done.set()
-                time.sleep(0.5)
-        except Exception as exc:  # compared by the test
-            results[0] = exc
-        finally:
-            done.set()
-            connections.close_all()
-
-    def run_second() -> None:
-        try:
-            connection.ensure_connection()
-            done.wait(timeout=10)
-            results[1] = second()
-        except Exception as exc:  # compared by the test
-            results[1] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results[0], results[1]
 
 
 @pytest.mark.postgres_only
@@ -415,30 +372,14 @@ def test_moves_of_an_ancestor_and_a_descendant_at_once_keep_the_tree_whole(trans
 @on_postgres_only
 def test_two_unions_registering_one_uscc_at_once_get_a_clear_refusal(transactional_db: Any, tree: Tree) -> None:
     taken = code(7)
-    parents = iter([tree.tianhe_street, tree.nanshan_street])  # different parents: no shared lock
-    barrier = threading.Barrier(2)
-    results: list[Any] = []
 
-    def register() -> None:
-        parent = next(parents)
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=10)
-            results.append(
-                actions.create_org(
-                    actor=None, parent=parent, level=OrgLevel.GRASSROOTS, values={"name": "同码工会", "uscc": taken}
-                )
-            )
-        except Exception as exc:  # compared below
-            results.append(exc)
-        finally:
-            connections.close_all()
+    def register(parent: Org) -> Callable[[], Org]:
+        return lambda: actions.create_org(
+            actor=None, parent=parent, level=OrgLevel.GRASSROOTS, values={"name": "同码工会", "uscc": taken}
+        )
 
-    threads = [threading.Thread(target=register) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    # different parents: no shared lock
+    results = race(register(tree.tianhe_street), register(tree.nanshan_street))
     created = [r for r in results if isinstance(r, Org)]
     refused = [r for r in results if isinstance(r, InvalidValue)]
     assert len(created) == 1 and len(refused) == 1, results
