@@ -35,7 +35,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from gonghui.core import access, audit, pii
+from gonghui.core import access, audit, jobs, pii
 from gonghui.core.access import Perm
 from gonghui.core.errors import Conflict, DomainError, InvalidValue
 from gonghui.core.mobiles import normalize_mobile
@@ -373,9 +373,9 @@ def _check_issuable(template: CouponTemplate, member: Member, now: datetime) -> 
     if template.validity_kind == ValidityKind.FIXED and template.valid_until and template.valid_until <= now:
         raise Conflict("COUPON_TEMPLATE_ENDED", f"“{template.name}”的有效期已过，不能再发放。")
     if member.status == MemberStatus.LEFT or member.erased_at is not None:
-        raise Conflict("COUPON_MEMBER_INELIGIBLE", "该会员已退会，不能领券。")
+        raise Conflict("COUPON_MEMBER_INELIGIBLE", "已退会的会员不能领券。")
     if not member.org_path.startswith(template.org_path):
-        raise InvalidValue("COUPON_MEMBER_OUTSIDE", "该会员不在发券工会的范围内。")
+        raise InvalidValue("COUPON_MEMBER_OUTSIDE", "此券只发给发券工会范围内的会员。")
     if template.verified_only and not is_verified(member):
         raise Conflict("COUPON_VERIFIED_ONLY", "此券仅限已实名认证的会员领取，请先完成实名认证。")
 
@@ -427,7 +427,7 @@ def issue(
         _check_issuable(fresh, locked, now)
         held = Coupon.objects.filter(template=fresh, member=locked).exclude(status=CouponStatus.REVOKED).count()
         if held >= fresh.per_member_limit:
-            raise LimitReached(message=f"每人限领 {fresh.per_member_limit} 张，该会员已领 {held} 张。")
+            raise LimitReached(message=f"每人限领 {fresh.per_member_limit} 张，已领 {held} 张。")
         if not CouponTemplate.objects.filter(pk=fresh.pk, issued__lt=F("quantity")).update(issued=F("issued") + 1):
             raise OutOfStock(message=f"“{fresh.name}”已发完。")
         valid_from, valid_until = _validity(fresh, now)
@@ -908,15 +908,15 @@ def run_bulk_issue(job_id: int, *, chunk: int = 500, limit: int | None = None) -
             done += 1
 
 
+BULK_OPEN_STATUSES = (BulkIssueStatus.QUEUED, BulkIssueStatus.RUNNING)
+
+
 def stale_after() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "COUPON_BULK_STALE_SECONDS", 120)))
 
 
 def is_stale(job: BulkIssue, now: datetime | None = None) -> bool:
-    if not job.is_open:
-        return False
-    now = now or timezone.now()
-    return (job.heartbeat_at or job.created_at) < now - stale_after()
+    return jobs.is_stale(job, stale_after(), now, open_=BULK_OPEN_STATUSES)
 
 
 def resume_stale_bulk_issues(now: datetime | None = None) -> list[int]:
@@ -924,36 +924,26 @@ def resume_stale_bulk_issues(now: datetime | None = None) -> list[int]:
 
     Harmless if the worker was only slow: two runs serialise on the job row and the cursor.
     """
-    now = now or timezone.now()
-    resumed: list[int] = []
-    for job in BulkIssue.objects.filter(status__in=(BulkIssueStatus.QUEUED, BulkIssueStatus.RUNNING)).order_by("pk"):
-        if not is_stale(job, now):
-            continue
-        with transaction.atomic():
-            BulkIssue.objects.filter(pk=job.pk).update(heartbeat_at=now)
-            audit.record(
-                "coupon.bulk_issue_resume",
-                obj=job,
-                org=job.org,
-                actor_label="resume_coupon_issues",
-                details={"cursor": job.cursor, "processed": job.processed},
-            )
-            job_id = job.pk
-            transaction.on_commit(lambda job_id=job_id: enqueue_bulk(job_id))  # type: ignore[misc]
-        resumed.append(job.pk)
-    return resumed
+    return jobs.sweep_stale(
+        BulkIssue.objects.filter(status__in=BULK_OPEN_STATUSES),
+        after=stale_after(),
+        audit_action="coupon.bulk_issue_resume",
+        actor_label="resume_coupon_issues",
+        details=lambda job: {"cursor": job.cursor, "processed": job.processed},
+        enqueue=lambda job: enqueue_bulk(job.pk),
+        now=now,
+    )
 
 
-@transaction.atomic
 def resume_bulk_issue(*, actor: Any, job: BulkIssue) -> BulkIssue:
     """继续发放: a cadre restarts a bulk issue whose worker has gone quiet."""
-    access.require(actor, Perm.COUPON_MANAGE, job.org_path)
-    locked = BulkIssue.objects.select_for_update().get(pk=job.pk)
-    if not is_stale(locked):
-        raise Conflict("COUPON_BULK_NOT_STALE", "该批次正在发放或已经结束，无需继续。")
-    locked.heartbeat_at = timezone.now()
-    locked.save(update_fields=["heartbeat_at"])
-    audit.record("coupon.bulk_issue_resume", actor=actor, obj=locked, org=locked.org, details={"cursor": locked.cursor})
-    job_id = locked.pk
-    transaction.on_commit(lambda: enqueue_bulk(job_id))
-    return locked
+    return jobs.resume_by_cadre(
+        actor,
+        job,
+        perm=Perm.COUPON_MANAGE,
+        stale=is_stale,
+        refuse=Conflict("COUPON_BULK_NOT_STALE", "该批次正在发放或已经结束，无需继续。"),
+        audit_action="coupon.bulk_issue_resume",
+        details=lambda locked: {"cursor": locked.cursor},
+        enqueue=lambda locked: enqueue_bulk(locked.pk),
+    )

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 
-from gonghui.core import access, audit, sms
+from gonghui.core import access, audit, jobs, sms
 from gonghui.core.access import Perm
 from gonghui.core.errors import Conflict, InvalidValue
 from gonghui.inbox import delivery, tasks
@@ -244,11 +244,7 @@ def _task_waiting(broadcast: Broadcast) -> bool:
 
 def is_stale(broadcast: Broadcast, now: datetime | None = None) -> bool:
     """Open, its worker silent for longer than ``BROADCAST_STALE_SECONDS``, not queued."""
-    if not broadcast.is_open:
-        return False
-    now = now or timezone.now()
-    last = broadcast.heartbeat_at or broadcast.created_at
-    return last < now - stale_after() and not _task_waiting(broadcast)
+    return jobs.is_stale(broadcast, stale_after(), now, open_=delivery.OPEN_STATUSES) and not _task_waiting(broadcast)
 
 
 def resume_stale_broadcasts(now: datetime | None = None) -> list[int]:
@@ -258,36 +254,27 @@ def resume_stale_broadcasts(now: datetime | None = None) -> list[int]:
     whose worker is in fact alive is harmless: the two serialise on the row lock and the
     cursor, so nothing is delivered twice.
     """
-    now = now or timezone.now()
-    resumed: list[int] = []
-    for broadcast in Broadcast.objects.filter(status__in=delivery.OPEN_STATUSES).order_by("pk"):
-        if not is_stale(broadcast, now):
-            continue
-        with transaction.atomic():
-            Broadcast.objects.filter(pk=broadcast.pk).update(heartbeat_at=now)
-            audit.record(
-                "broadcast.resume",
-                obj=broadcast,
-                org=broadcast.org,
-                actor_label="resume_broadcasts",
-                details={"cursor": broadcast.cursor, "sent": broadcast.sent},
-            )
-            broadcast_id = broadcast.pk
-            transaction.on_commit(lambda broadcast_id=broadcast_id: enqueue_delivery(broadcast_id))  # type: ignore[misc]
-        resumed.append(broadcast.pk)
-    return resumed
+    return jobs.sweep_stale(
+        Broadcast.objects.filter(status__in=delivery.OPEN_STATUSES),
+        after=stale_after(),
+        audit_action="broadcast.resume",
+        actor_label="resume_broadcasts",
+        details=lambda broadcast: {"cursor": broadcast.cursor, "sent": broadcast.sent},
+        enqueue=lambda broadcast: enqueue_delivery(broadcast.pk),
+        extra_stale=lambda broadcast: not _task_waiting(broadcast),
+        now=now,
+    )
 
 
-@transaction.atomic
 def resume_broadcast(*, actor: Any, broadcast: Broadcast) -> Broadcast:
     """继续发送: a cadre restarts a broadcast whose worker has gone quiet."""
-    access.require(actor, Perm.ORG_CHANGE, broadcast.org_path)
-    locked = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
-    if not is_stale(locked):
-        raise Conflict("BROADCAST_NOT_STALE", "该消息正在发送或已经完成，无需继续发送。")
-    locked.heartbeat_at = timezone.now()
-    locked.save(update_fields=["heartbeat_at"])
-    audit.record("broadcast.resume", actor=actor, obj=locked, org=locked.org, details={"cursor": locked.cursor})
-    broadcast_id = locked.pk
-    transaction.on_commit(lambda: enqueue_delivery(broadcast_id))
-    return locked
+    return jobs.resume_by_cadre(
+        actor,
+        broadcast,
+        perm=Perm.ORG_CHANGE,
+        stale=is_stale,
+        refuse=Conflict("BROADCAST_NOT_STALE", "该消息正在发送或已经完成，无需继续发送。"),
+        audit_action="broadcast.resume",
+        details=lambda locked: {"cursor": locked.cursor},
+        enqueue=lambda locked: enqueue_delivery(locked.pk),
+    )

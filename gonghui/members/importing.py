@@ -72,7 +72,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from gonghui.core import audit, idnumbers, pii, sheets
+from gonghui.core import audit, idnumbers, jobs, pii, sheets
 from gonghui.core.access import Perm, require
 from gonghui.core.errors import Conflict, DomainError, InvalidValue
 from gonghui.core.mobiles import MobileError, normalize_mobile
@@ -1325,22 +1325,12 @@ def stale_after() -> timedelta:
 def resume_imports(now: datetime | None = None) -> list[int]:
     """Re-enqueue every running or queued import whose worker went silent (cron; idempotent:
     a second worker on the same job serialises on the org lock and the cursor)."""
-    now = now or timezone.now()
-    resumed: list[int] = []
-    for job in ImportJob.objects.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).order_by("pk"):
-        last = job.heartbeat_at or job.created_at
-        if last >= now - stale_after():
-            continue
-        with transaction.atomic():
-            ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=now)
-            audit.record(
-                "import.resume",
-                obj=job,
-                org=job.org,
-                actor_label="resume_imports",
-                details={"cursor": job.cursor, "committing": job.committing},
-            )
-            kind, job_id = ("commit" if job.committing else "dry_run"), job.pk
-            transaction.on_commit(lambda kind=kind, job_id=job_id: _enqueue(kind, job_id))  # type: ignore[misc]
-        resumed.append(job.pk)
-    return resumed
+    return jobs.sweep_stale(
+        ImportJob.objects.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)),
+        after=stale_after(),
+        audit_action="import.resume",
+        actor_label="resume_imports",
+        details=lambda job: {"cursor": job.cursor, "committing": job.committing},
+        enqueue=lambda job: _enqueue("commit" if job.committing else "dry_run", job.pk),
+        now=now,
+    )

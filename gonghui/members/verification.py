@@ -39,7 +39,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks import task
 
-from gonghui.core import access, audit
+from gonghui.core import access, audit, jobs
 from gonghui.core.access import Perm
 from gonghui.core.errors import Conflict, InvalidValue
 from gonghui.members import signals
@@ -495,37 +495,48 @@ def run_batch_task(batch_id: int) -> None:
 
 
 def is_stale(batch: VerificationBatch, now: datetime | None = None) -> bool:
-    if batch.status not in BATCH_STATUSES_OPEN:
-        return False
-    now = now or timezone.now()
-    return (batch.heartbeat_at or batch.created_at) < now - stale_after()
+    return jobs.is_stale(batch, stale_after(), now, open_=BATCH_STATUSES_OPEN)
+
+
+# A resumed batch goes back to 排队中 with a fresh heartbeat: the fresh heartbeat keeps the
+# next sweep off it, and ``_claim`` takes a queued batch (a running one only once its
+# heartbeat is stale again, which would leave the re-enqueued task with nothing to do).
+_REQUEUE = {"status": JobStatus.QUEUED}
 
 
 def resume_stale_batches(now: datetime | None = None) -> list[int]:
-    """Re-enqueue batches whose worker died (run from cron with the other housekeeping)."""
-    now = now or timezone.now()
-    resumed = []
-    for batch in VerificationBatch.objects.filter(status__in=BATCH_STATUSES_OPEN).order_by("pk"):
-        if is_stale(batch, now):
-            batch_id = batch.pk
-            transaction.on_commit(lambda batch_id=batch_id: run_batch_task.enqueue(batch_id))  # type: ignore[misc]
-            resumed.append(batch_id)
-    return resumed
+    """Re-enqueue batches whose worker died (run from cron with the other housekeeping).
 
-
-@transaction.atomic
-def resume_batch(actor: Any, batch: VerificationBatch) -> VerificationBatch:
-    """继续核验: a cadre restarts a batch whose worker has gone quiet."""
-    access.require(actor, Perm.MEMBER_CHANGE, batch.org_path)
-    locked = VerificationBatch.objects.select_for_update().get(pk=batch.pk)
-    if not is_stale(locked):
-        raise Conflict("VERIFY_BATCH_NOT_STALE", "该批次正在进行或已经完成，无需继续。")
-    audit.record(
-        "verification_batch.resume", actor=actor, obj=locked, org=locked.org, details={"cursor": locked.cursor}
+    Like the other resumable jobs (``core.jobs.sweep_stale``) each resumed batch gets its
+    heartbeat bumped and a ``verification_batch.resume`` audit event, so a second sweep
+    within the stale interval leaves it alone; it also goes back to 排队中 for ``_claim``.
+    """
+    return jobs.sweep_stale(
+        VerificationBatch.objects.filter(status__in=BATCH_STATUSES_OPEN),
+        after=stale_after(),
+        audit_action="verification_batch.resume",
+        actor_label="membership_housekeeping",
+        details=lambda batch: {"cursor": batch.cursor, "done": batch.done},
+        enqueue=lambda batch: run_batch_task.enqueue(batch.pk),
+        touch=_REQUEUE,
+        now=now,
     )
-    batch_id = locked.pk
-    transaction.on_commit(lambda: run_batch_task.enqueue(batch_id))
-    return locked
+
+
+def resume_batch(actor: Any, batch: VerificationBatch) -> VerificationBatch:
+    """继续核验: a cadre restarts a batch whose worker has gone quiet (back to 排队中, as in
+    ``resume_stale_batches``)."""
+    return jobs.resume_by_cadre(
+        actor,
+        batch,
+        perm=Perm.MEMBER_CHANGE,
+        stale=is_stale,
+        refuse=Conflict("VERIFY_BATCH_NOT_STALE", "该批次正在进行或已经完成，无需继续。"),
+        audit_action="verification_batch.resume",
+        details=lambda locked: {"cursor": locked.cursor},
+        enqueue=lambda locked: run_batch_task.enqueue(locked.pk),
+        touch=_REQUEUE,
+    )
 
 
 def batch_percent(batch: VerificationBatch) -> int:
