@@ -172,6 +172,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
 AUTHENTICATION_BACKENDS = ["gonghui.core.auth.MobileOrUsernameBackend"]
+# What the auth backend reads with the account on every request, in the same query: nearly
+# every member-facing request asks for the member record and its union next.
+AUTH_USER_SELECT_RELATED = ["member__org"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

@@ -7,11 +7,11 @@ call ``eligibility.require`` first and ``record_participation`` inside their tra
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import nh3
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from gonghui.activities import registry
@@ -300,6 +300,20 @@ def archive_activity(*, actor: Any, activity: Activity) -> Activity:
     return locked
 
 
+def _insert_participation(activity_id: int, member_id: int, org_path: str, on_date: date) -> bool:
+    """One statement, no savepoint: ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL,
+    SQLite ≥ 3.35). A racing twin waits for the first insert's transaction and then
+    inserts nothing — the same answer the unique constraint gave as an error."""
+    table = connection.ops.quote_name(Participation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (activity_id, member_id, org_path, on_date) VALUES (%s, %s, %s, %s) "  # noqa: S608 - the table name is ours
+            "ON CONFLICT (activity_id, member_id) DO NOTHING RETURNING id",
+            [activity_id, member_id, org_path, on_date],
+        )
+        return cursor.fetchone() is not None
+
+
 def record_participation(activity: Activity, member: Member) -> bool:
     """Write the member's participation row; ``False`` when it already existed.
 
@@ -308,12 +322,7 @@ def record_participation(activity: Activity, member: Member) -> bool:
     ``IntegrityError`` at commit) and the kind refuses. The ``participated`` event goes
     out after the transaction commits, only for the first participation.
     """
-    try:
-        with transaction.atomic():
-            Participation.objects.create(
-                activity=activity, member=member, org_path=member.org_path, on_date=timezone.localdate()
-            )
-    except IntegrityError:
+    if not _insert_participation(activity.pk, member.pk, member.org_path, timezone.localdate()):
         return False
     activity_id, member_id, kind, org_id = activity.pk, member.pk, activity.kind, activity.org_id
 

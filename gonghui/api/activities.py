@@ -25,13 +25,13 @@ from pydantic import ConfigDict
 from gonghui.activities import actions, eligibility, registry, selectors
 from gonghui.activities.eligibility import Eligibility
 from gonghui.activities.models import Activity, ActivityState, ActivityStatus, AudienceMember, Participation
-from gonghui.api.auth import AccountSessionAuth, current_user, optional_auth
+from gonghui.api.auth import AccountSessionAuth, caller_member, current_user, optional_auth
 from gonghui.api.errors import ApiError, responses
 from gonghui.core import access, pii
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
 from gonghui.core.mobiles import MobileError, normalize_mobile
-from gonghui.core.models import User
+from gonghui.members import selectors as member_selectors
 from gonghui.members.models import Member, MemberStatus
 from gonghui.orgs.models import Org
 
@@ -309,17 +309,11 @@ def _values(payload: Schema) -> dict[str, Any]:
 
 
 def _caller_member(request: HttpRequest) -> Member | None:
-    user: Any = getattr(request, "auth", None) or getattr(request, "user", None)
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return Member.objects.select_related("org").filter(user_id=user.pk).first()
+    return member_selectors.of_account(getattr(request, "auth", None) or getattr(request, "user", None))
 
 
 def _member_or_401(request: HttpRequest) -> Member | None:
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    return Member.objects.select_related("org").filter(user_id=user.pk).first()
+    return caller_member(request)
 
 
 def _state_filter(qs: Any, state: str) -> Any:

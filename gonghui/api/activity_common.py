@@ -1,4 +1,5 @@
-"""What every activity kind's router shares: finding the activity, the caller's member record.
+"""What every activity kind's router shares: finding the activity, the caller's member record
+(``caller_member`` lives in ``api.auth``).
 
 An activity of another kind, outside the caller's scope, or unknown is the same 404.
 """
@@ -12,8 +13,6 @@ from gonghui.activities.models import Activity
 from gonghui.api.auth import current_user
 from gonghui.api.errors import ApiError
 from gonghui.core.access import Perm
-from gonghui.core.models import User
-from gonghui.members.models import Member
 
 
 def not_found() -> ApiError:
@@ -34,11 +33,3 @@ def cadre_activity(request: HttpRequest, activity_id: int, perm: Perm, kind: str
     if activity.kind != kind:
         raise not_found()
     return activity
-
-
-def caller_member(request: HttpRequest) -> Member | None:
-    """The logged-in caller's member record (None for an account without one); 401 without a login."""
-    user = getattr(request, "auth", None)
-    if not isinstance(user, User):
-        raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    return Member.objects.select_related("org").filter(user_id=user.pk).first()

@@ -25,7 +25,7 @@ from gonghui.activities.kinds.lottery.kind import points_cost
 from gonghui.activities.kinds.lottery.models import Entry, Prize, Win, WinStatus
 from gonghui.activities.models import Activity
 from gonghui.api import activity_common
-from gonghui.api.auth import AccountSessionAuth, current_user, optional_auth
+from gonghui.api.auth import AccountSessionAuth, caller_member, current_user, optional_auth
 from gonghui.api.errors import responses
 from gonghui.core.access import Perm
 from gonghui.points import ledger
@@ -45,7 +45,7 @@ def _cadre_activity(request: HttpRequest, activity_id: int, perm: Perm) -> Activ
     return activity_common.cadre_activity(request, activity_id, perm, "lottery")
 
 
-_member = activity_common.caller_member
+_member = caller_member
 
 
 # --- schemas ------------------------------------------------------------------------------

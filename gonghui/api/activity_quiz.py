@@ -23,7 +23,7 @@ from gonghui.activities.kinds.quiz.kind import QuizRules
 from gonghui.activities.kinds.quiz.models import Attempt, QuizQuestion, QuizQuestionKind
 from gonghui.activities.models import Activity
 from gonghui.api import activity_common
-from gonghui.api.auth import AccountSessionAuth, current_user
+from gonghui.api.auth import AccountSessionAuth, caller_member, current_user
 from gonghui.api.errors import responses
 from gonghui.core import access
 from gonghui.core.access import Perm
@@ -38,7 +38,7 @@ _not_found = activity_common.not_found
 
 
 def _member_quiz(request: HttpRequest, activity_id: int) -> tuple[Activity, Member | None]:
-    member = activity_common.caller_member(request)
+    member = caller_member(request)
     return activity_common.public_activity(activity_id, "quiz"), member
 
 

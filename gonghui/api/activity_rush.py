@@ -28,7 +28,7 @@ from gonghui.activities.kinds.rush import actions
 from gonghui.activities.kinds.rush.models import Grant, GrantStatus, RushItem
 from gonghui.activities.models import Activity
 from gonghui.api import activity_common
-from gonghui.api.auth import AccountSessionAuth, current_user
+from gonghui.api.auth import AccountSessionAuth, caller_member, current_user
 from gonghui.api.errors import ApiError, responses
 from gonghui.core.access import Perm
 from gonghui.core.pii import mask_name
@@ -50,7 +50,7 @@ def _cadre_rush(request: HttpRequest, activity_id: int, perm: Perm) -> Activity:
     return activity_common.cadre_activity(request, activity_id, perm, "rush")
 
 
-_member = activity_common.caller_member
+_member = caller_member
 
 
 def _item(activity: Activity, item_id: int) -> RushItem:

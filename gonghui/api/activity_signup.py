@@ -23,7 +23,7 @@ from gonghui.activities.kinds.signup.kind import counts
 from gonghui.activities.kinds.signup.models import Registration, RegistrationStatus
 from gonghui.activities.models import Activity
 from gonghui.api import activity_common
-from gonghui.api.auth import AccountSessionAuth, current_user
+from gonghui.api.auth import AccountSessionAuth, caller_member, current_user
 from gonghui.api.errors import ApiError, responses
 from gonghui.core import pii
 from gonghui.core.access import Perm
@@ -49,7 +49,7 @@ def _cadre_activity(request: HttpRequest, activity_id: int, perm: Perm) -> Activ
     return activity_common.cadre_activity(request, activity_id, perm, "signup")
 
 
-_member = activity_common.caller_member
+_member = caller_member
 
 
 def _my_live(activity: Activity, member: Member | None) -> Registration:

@@ -20,7 +20,7 @@ from gonghui.activities.kinds.survey.kind import KIND
 from gonghui.activities.kinds.survey.models import Question, QuestionKind
 from gonghui.activities.models import Activity, Participation
 from gonghui.api import activity_common
-from gonghui.api.auth import AccountSessionAuth, current_user
+from gonghui.api.auth import AccountSessionAuth, caller_member, current_user
 from gonghui.api.errors import responses
 from gonghui.core.access import Perm
 from gonghui.members.models import Member
@@ -33,7 +33,7 @@ _not_found = activity_common.not_found
 
 
 def _member_survey(request: HttpRequest, activity_id: int) -> tuple[Activity, Member | None]:
-    member = activity_common.caller_member(request)
+    member = caller_member(request)
     return activity_common.public_activity(activity_id, "survey"), member
 
 

@@ -26,7 +26,7 @@ from gonghui.activities.kinds.vote.kind import VoteRules
 from gonghui.activities.kinds.vote.models import Candidate
 from gonghui.activities.models import Activity
 from gonghui.api import activity_common
-from gonghui.api.auth import AccountSessionAuth, current_user, optional_auth
+from gonghui.api.auth import AccountSessionAuth, caller_member, current_user, optional_auth
 from gonghui.api.errors import ApiError, responses
 from gonghui.core.access import Perm
 
@@ -46,7 +46,7 @@ def _cadre_vote(request: HttpRequest, activity_id: int, perm: Perm) -> Activity:
     return activity_common.cadre_activity(request, activity_id, perm, "vote")
 
 
-_member = activity_common.caller_member
+_member = caller_member
 
 
 def _candidate(activity: Activity, candidate_id: int) -> Candidate:

@@ -19,6 +19,8 @@ from ninja.utils import check_csrf
 from gonghui.api.errors import AUTH_FAILURE_ATTR, ApiError, responses
 from gonghui.core.access import grants, is_cadre
 from gonghui.core.models import User
+from gonghui.members import selectors as member_selectors
+from gonghui.members.models import Member
 from gonghui.orgs.models import Org
 
 
@@ -74,11 +76,25 @@ class CadreSessionAuth(AccountSessionAuth):
 
 
 def current_user(request: HttpRequest) -> User:
-    """The authenticated cadre (set by ``CadreSessionAuth``)."""
+    """The authenticated caller (set by the router's auth class: a cadre under ``CadreSessionAuth``)."""
     user = getattr(request, "auth", None)
     if not isinstance(user, User):  # the auth class guarantees it; be loud if not
         raise ApiError(401, "AUTH_REQUIRED", "请先登录")
     return user
+
+
+def caller_member(request: HttpRequest) -> Member | None:
+    """The caller's member record with its union (None for an account without one); 401
+    without a login. Read with the account by the auth backend: no query of its own."""
+    return member_selectors.of_account(current_user(request))
+
+
+def require_member(request: HttpRequest, status: int = 403) -> Member:
+    """The caller's member record; ``status`` ``NOT_A_MEMBER`` for an account without one."""
+    member = caller_member(request)
+    if member is None:
+        raise ApiError(status, "NOT_A_MEMBER", "当前账号还没有关联会员档案。")
+    return member
 
 
 router = Router(tags=["账号 account"])

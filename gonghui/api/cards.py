@@ -13,12 +13,12 @@ from datetime import date, datetime
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
-from gonghui.api.auth import AccountSessionAuth
+from gonghui.api.auth import AccountSessionAuth, require_member
 from gonghui.api.errors import ApiError, responses
 from gonghui.core.models import User
 from gonghui.members import card_tokens, cards
 from gonghui.members.card_tokens import CardResult
-from gonghui.members.models import Member, MemberStatus
+from gonghui.members.models import MemberStatus
 
 session_auth = AccountSessionAuth()
 router = Router(tags=["会员卡 cards"], auth=session_auth)
@@ -107,13 +107,10 @@ def get_my_card(request: HttpRequest) -> CardOut:
     The caller's own card with a fresh QR token. `404 NOT_A_MEMBER` without a member record,
     `409 MEMBER_LEFT` after leaving.
     """
-    user = _user(request)
-    member = Member.objects.select_related("org").filter(user_id=user.pk).first()
-    if member is None:
-        raise ApiError(404, "NOT_A_MEMBER", "当前账号没有关联会员档案")
+    member = require_member(request, 404)
     if member.status == MemberStatus.LEFT or member.erased_at is not None:
         raise ApiError(409, "MEMBER_LEFT", "已退会，会员卡已失效")
-    member = cards.ensure_card_number(actor=user, member=member)
+    member = cards.ensure_card_number(actor=_user(request), member=member)
     issued = card_tokens.issue_token(member)
     return CardOut(
         name=member.name,

@@ -18,7 +18,7 @@ from typing import Annotated
 from django.http import HttpRequest
 from ninja import Field, Header, Query, Router, Schema, Status
 
-from gonghui.api.auth import AccountSessionAuth, current_user
+from gonghui.api.auth import AccountSessionAuth, current_user, require_member
 from gonghui.api.errors import ApiError, responses
 from gonghui.core import access, pii
 from gonghui.core.access import Perm
@@ -138,10 +138,7 @@ def _merchant_out(m: Merchant) -> MerchantOut:
 
 
 def _member(request: HttpRequest) -> Member:
-    member = Member.objects.select_related("org").filter(user_id=_user(request).pk).first()
-    if member is None:
-        raise ApiError(404, "NOT_A_MEMBER", "当前账号没有关联会员档案")
-    return member
+    return require_member(request, 404)
 
 
 @me_router.get(

@@ -14,7 +14,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from gonghui.api.auth import AccountSessionAuth, current_user
+from gonghui.api.auth import AccountSessionAuth, caller_member, current_user
 from gonghui.api.errors import ApiError, responses
 from gonghui.core import access
 from gonghui.core.access import Perm
@@ -35,7 +35,7 @@ def _account(request: HttpRequest) -> tuple[User, Member | None]:
     user = getattr(request, "auth", None)
     if not isinstance(user, User):
         raise ApiError(401, "AUTH_REQUIRED", "请先登录")
-    return user, Member.objects.filter(user_id=user.pk).first()
+    return user, caller_member(request)
 
 
 class MessageOut(Schema):

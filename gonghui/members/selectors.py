@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Left
 
@@ -31,6 +32,21 @@ from gonghui.members.models import SUBTREE_PREFIX_LENGTHS, Member
 
 _LETTERS = re.compile(r"[A-Za-z]+")
 _MOBILE_LIKE = re.compile(r"[+\d][\d\s-]{9,16}")
+
+
+def of_account(user: Any) -> Member | None:
+    """The member record of a logged-in account (None for an account without one, or no login).
+
+    On a request this costs no query: the auth backend reads the account together with its
+    member record and union (``settings.AUTH_USER_SELECT_RELATED``).
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        member: Member = user.member
+    except ObjectDoesNotExist:
+        return None
+    return member
 
 
 def member_search_kind(q: str) -> str:

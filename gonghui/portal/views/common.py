@@ -10,21 +10,13 @@ from django.urls import reverse
 
 from gonghui.core.access import is_cadre
 from gonghui.inbox.selectors import unread_count
+from gonghui.members import selectors as member_selectors
 from gonghui.members.models import Member
-
-_MEMBER_CACHE = "_portal_member"
 
 
 def member_of(request: HttpRequest) -> Member | None:
-    """The logged-in user's member record with its union, read once per request."""
-    user: Any = request.user
-    if not user.is_authenticated:
-        return None
-    if not hasattr(request, _MEMBER_CACHE):
-        member = Member.objects.select_related("org").filter(user_id=user.pk).first()
-        setattr(request, _MEMBER_CACHE, member)
-    cached: Member | None = getattr(request, _MEMBER_CACHE)
-    return cached
+    """The logged-in user's member record with its union (read with the account: no query)."""
+    return member_selectors.of_account(request.user)
 
 
 def home_url(request: HttpRequest) -> str:
