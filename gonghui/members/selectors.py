@@ -38,7 +38,7 @@ def of_account(user: Any) -> Member | None:
     """The member record of a logged-in account (None for an account without one, or no login).
 
     On a request this costs no query: the auth backend reads the account together with its
-    member record and union (``settings.AUTH_USER_SELECT_RELATED``).
+    member record (``settings.AUTH_USER_SELECT_RELATED``); ``member.org`` is read when used.
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return None

@@ -15,7 +15,7 @@ from gonghui.members.models import Member
 
 
 def member_of(request: HttpRequest) -> Member | None:
-    """The logged-in user's member record with its union (read with the account: no query)."""
+    """The logged-in user's member record (read with the account: no query of its own)."""
     return member_selectors.of_account(request.user)
 
 
