@@ -15,10 +15,14 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
+from gonghui.activities import actions as activity_actions
+from gonghui.activities.kinds.lottery import actions as lottery_actions
 from gonghui.activities.kinds.lottery.models import Draw, Entry, Win, WinStatus
+from gonghui.activities.kinds.lottery.tests.conftest import LotteryFactory
 from gonghui.activities.models import Activity, ActivityStatus
 from gonghui.conftest import Tree, make_member
 from gonghui.core.models import User
+from gonghui.coupons.tests.conftest import make_template
 from gonghui.members.models import Member
 from gonghui.testing.browser import DESKTOP, PHONE, console_login, session_context, shot
 
@@ -130,3 +134,45 @@ def test_organiser_runs_a_lottery_and_a_winner_claims_on_a_phone(
     expect(desk.locator(f"#win-{win.pk}")).to_contain_text("已兑奖")
     shot(desk, "activity-lottery-console-winners")
     assert Win.objects.get(pk=win.pk).status == WinStatus.HANDED_OVER
+
+
+def test_a_member_who_wins_a_coupon_finds_it_in_the_wallet_on_a_phone(
+    live_server: Any, browser: Browser, tree: Tree, bob: User, frank: Member, make_lottery: LotteryFactory
+) -> None:
+    """A coupon prize needs no claiming: the win panel names the coupon, links to it and to
+    the wallet, and the wallet lists it."""
+    base = live_server.url
+    template = make_template(bob, tree.tianhe, [], name="从化温泉双人票", quantity=5)
+    activity = make_lottery(prizes=(), publish=False)
+    lottery_actions.add_prize(
+        actor=None,
+        activity=activity,
+        values={"name": "一等奖：温泉双人游", "quantity": 1, "order": 1, "coupon_template_id": template.pk},
+    )
+    activity = activity_actions.publish_activity(actor=None, activity=activity)
+    lottery_actions.enter(member=frank, activity=activity)
+    activity_actions.close_activity(actor=None, activity=activity)  # the draw, at close
+    win = Win.objects.select_related("coupon").get(activity=activity, entry__member=frank)
+    assert win.coupon is not None and win.status == WinStatus.HANDED_OVER
+
+    assert frank.user is not None
+    errors: list[str] = []
+    phone = session_context(browser, frank.user, base, **PHONE).new_page()
+    desk = session_context(browser, frank.user, base, **DESKTOP).new_page()
+    for size, page in (("phone", phone), ("desktop", desk)):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{base}/a/{activity.pk}/")
+        wins = page.locator("#lottery-wins")
+        expect(wins).to_contain_text("一等奖：温泉双人游")
+        expect(wins).to_contain_text("已放入券包")
+        expect(wins.locator("#lottery-coupon")).to_contain_text("券：从化温泉双人票")
+        expect(wins.get_by_role("link", name="查看这张券")).to_have_attribute("href", f"/me/coupons/{win.coupon.code}/")
+        wallet = wins.get_by_role("link", name="打开我的券包")
+        expect(wallet).to_be_visible()
+        expect(wallet).to_have_attribute("href", "/me/coupons/")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), size
+        shot(page, f"lottery-coupon-prize-{size}")
+    phone.locator("#lottery-wins").get_by_role("link", name="打开我的券包").click()
+    expect(phone).to_have_url(re.compile(r"/me/coupons/$"))
+    expect(phone.locator("#coupon-list")).to_contain_text("从化温泉双人票")
+    assert errors == []

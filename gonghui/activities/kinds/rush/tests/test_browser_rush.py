@@ -14,10 +14,14 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
+from gonghui.activities import actions as activity_actions
+from gonghui.activities.kinds.rush import actions as rush_actions
 from gonghui.activities.kinds.rush.models import Grant, RushItem
+from gonghui.activities.kinds.rush.tests.conftest import RushFactory
 from gonghui.activities.models import Activity, ActivityStatus
 from gonghui.conftest import Tree, make_member
 from gonghui.core.models import User
+from gonghui.coupons.tests.conftest import make_template
 from gonghui.members.models import Member
 from gonghui.testing.browser import DESKTOP, PHONE, console_login, session_context, shot
 
@@ -114,3 +118,49 @@ def test_organiser_opens_a_rush_and_members_grab_on_phones(
     expect(desk.locator("#rush-grants")).to_contain_text(code)
     expect(desk.locator("#rush-grants")).to_contain_text("范*")
     shot(desk, "activity-rush-console-grants")
+
+
+def test_a_member_who_grabs_a_coupon_finds_it_in_the_wallet_on_a_phone(
+    live_server: Any, browser: Browser, tree: Tree, bob: User, frank: Member, make_rush: RushFactory
+) -> None:
+    """A coupon item (抢券): the grab puts the coupon in the wallet; the grant panel names
+    the coupon and links to it and to the wallet instead of showing a redemption code."""
+    base = live_server.url
+    template = make_template(bob, tree.tianhe, [], name="从化温泉双人票", quantity=5)
+    later = {"cancel_deadline": (timezone.now() + timedelta(days=1)).isoformat()}
+    activity, _ = make_rush((), publish=False, settings=later)
+    item = rush_actions.add_item(
+        actor=None, activity=activity, name="温泉双人游（周末）", stock=2, coupon_template_id=template.pk
+    )
+    activity = activity_actions.publish_activity(actor=None, activity=activity)
+
+    assert frank.user is not None
+    errors: list[str] = []
+    phone = session_context(browser, frank.user, base, **PHONE).new_page()
+    desk = session_context(browser, frank.user, base, **DESKTOP).new_page()
+    for page in (phone, desk):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    phone.goto(f"{base}/a/{activity.pk}/")
+    phone.get_by_role("button", name="立即抢").click()
+    expect(phone.locator("#rush-outcome")).to_have_attribute("data-outcome", "won")
+    expect(phone.locator("#rush-coupon")).to_contain_text("从化温泉双人票")  # the grab's own answer
+    grant = Grant.objects.select_related("coupon").get(activity=activity, member=frank)
+    assert grant.item_id == item.pk and grant.coupon is not None
+
+    for size, page in (("phone", phone), ("desktop", desk)):
+        page.goto(f"{base}/a/{activity.pk}/")
+        coupon = page.locator("#rush-coupon")
+        expect(coupon).to_contain_text("券：从化温泉双人票")
+        expect(coupon.get_by_role("link", name="查看这张券")).to_have_attribute(
+            "href", f"/me/coupons/{grant.coupon.code}/"
+        )
+        wallet = coupon.get_by_role("link", name="打开我的券包")
+        expect(wallet).to_be_visible()
+        expect(wallet).to_have_attribute("href", "/me/coupons/")
+        expect(page.locator("#rush-code")).to_have_count(0)  # a coupon, not a redemption code
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), size
+        shot(page, f"rush-coupon-grant-{size}")
+    phone.locator("#rush-coupon").get_by_role("link", name="打开我的券包").click()
+    expect(phone).to_have_url(re.compile(r"/me/coupons/$"))
+    expect(phone.locator("#coupon-list")).to_contain_text("从化温泉双人票")
+    assert errors == []
