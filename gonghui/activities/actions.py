@@ -318,16 +318,15 @@ def record_participation(activity: Activity, member: Member) -> bool:
     """Write the member's participation row; ``False`` when it already existed.
 
     Call inside the kind's transaction. For once-per-member kinds the unique constraint
-    is the guard against a second entry: a racing duplicate gets ``False`` here (or an
-    ``IntegrityError`` at commit) and the kind refuses. The ``participated`` event goes
-    out after the transaction commits, only for the first participation.
+    is the guard against a second entry: a racing duplicate gets ``False`` here and the
+    kind refuses. The ``participated`` event goes out here, inside the transaction, only
+    for the first participation: what its receivers write (a task row) commits or rolls
+    back with the participation — no award is lost to a crash after the commit, none is
+    paid for a participation that rolled back, and a vote costs one commit, not two.
     """
     if not _insert_participation(activity.pk, member.pk, member.org_path, timezone.localdate()):
         return False
-    activity_id, member_id, kind, org_id = activity.pk, member.pk, activity.kind, activity.org_id
-
-    def send() -> None:
-        participated.send(sender=Activity, activity_id=activity_id, member_id=member_id, kind=kind, org_id=org_id)
-
-    transaction.on_commit(send)
+    participated.send(
+        sender=Activity, activity_id=activity.pk, member_id=member.pk, kind=activity.kind, org_id=activity.org_id
+    )
     return True

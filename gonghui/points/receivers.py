@@ -1,8 +1,10 @@
 """Points subscribes to other modules' events and pays for them in the background.
 
-The events arrive after the sender's transaction committed; paying is a task, so a
-vote or an approval never waits for (or fails because of) the points ledger, and the
-award's idempotency key makes a repeated event or a retried task pay once.
+Paying is a task, so a vote or an approval never waits for the points ledger. The
+``participated`` event arrives inside the activity's transaction, so its task row
+commits with the participation (the database task backend is the outbox); the joining
+and verification events arrive after their commit. The award's idempotency key makes a
+repeated event or a retried task pay once.
 """
 
 from __future__ import annotations

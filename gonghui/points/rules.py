@@ -107,18 +107,23 @@ def award(
         raise InvalidValue("POINTS_RULE_KIND", f"未知的积分规则：{kind}")
     at = at or timezone.now()
     key = f"{kind}:{object_id}:{member.pk}"
+    # Answered before the account is locked (or created): an event nobody pays for —
+    # most activities have no rule — costs two reads and no write.
+    earlier = Entry.objects.filter(idempotency_key=key).first()
+    if earlier is not None:
+        return Award(earlier.amount, "PAID", "", earlier, replayed=True)
+    if member.status not in (MemberStatus.ACTIVE, MemberStatus.RETAINED):
+        return Award(0, "MEMBER_NOT_ACTIVE", "只有在册会员可以获得积分。")
+    if rules is None:
+        rules = effective_rules(member.org_path, (kind, RuleKind.OVERALL), at)
+    rule = rules.get(kind)
+    if rule is None or rule.points + bonus <= 0:
+        return Award(0, "NO_RULE", "所在工会未设置该项积分。")
     with transaction.atomic():
         account = ledger.lock_account(member)
-        earlier = Entry.objects.filter(idempotency_key=key).first()
+        earlier = Entry.objects.filter(idempotency_key=key).first()  # a twin paid while we waited
         if earlier is not None:
             return Award(earlier.amount, "PAID", "", earlier, replayed=True)
-        if member.status not in (MemberStatus.ACTIVE, MemberStatus.RETAINED):
-            return Award(0, "MEMBER_NOT_ACTIVE", "只有在册会员可以获得积分。")
-        if rules is None:
-            rules = effective_rules(member.org_path, (kind, RuleKind.OVERALL), at)
-        rule = rules.get(kind)
-        if rule is None or rule.points + bonus <= 0:
-            return Award(0, "NO_RULE", "所在工会未设置该项积分。")
         wanted = rule.points + bonus
         allowed = wanted
         for room in (
