@@ -85,7 +85,7 @@ def current_user(request: HttpRequest) -> User:
 
 def caller_member(request: HttpRequest) -> Member | None:
     """The caller's member record (None for an account without one); 401 without a login.
-    Read with the account by the auth backend: no query of its own."""
+    Read once per request (``members.selectors.of_account``)."""
     return member_selectors.of_account(current_user(request))
 
 

@@ -37,8 +37,8 @@ _MOBILE_LIKE = re.compile(r"[+\d][\d\s-]{9,16}")
 def of_account(user: Any) -> Member | None:
     """The member record of a logged-in account (None for an account without one, or no login).
 
-    On a request this costs no query: the auth backend reads the account together with its
-    member record (``settings.AUTH_USER_SELECT_RELATED``); ``member.org`` is read when used.
+    One query the first time per request (the relation is then cached on the account), or
+    none when ``settings.AUTH_USER_SELECT_RELATED`` names ``member``.
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return None

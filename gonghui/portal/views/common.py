@@ -15,7 +15,7 @@ from gonghui.members.models import Member
 
 
 def member_of(request: HttpRequest) -> Member | None:
-    """The logged-in user's member record (read with the account: no query of its own)."""
+    """The logged-in user's member record (read once per request, cached on the account)."""
     return member_selectors.of_account(request.user)
 
 
