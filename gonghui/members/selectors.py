@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Left
 
@@ -35,18 +34,17 @@ _MOBILE_LIKE = re.compile(r"[+\d][\d\s-]{9,16}")
 
 
 def of_account(user: Any) -> Member | None:
-    """The member record of a logged-in account (None for an account without one, or no login).
-
-    One query the first time per request (the relation is then cached on the account), or
-    none when ``settings.AUTH_USER_SELECT_RELATED`` names ``member``.
+    """The member record of a logged-in account, with its union (None for an account
+    without one, or no login). Read once: the result is cached on the account object,
+    where Django keeps ``user.member``.
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    try:
-        member: Member = user.member
-    except ObjectDoesNotExist:
-        return None
-    return member
+    relation = Member._meta.get_field("user").remote_field  # the reverse one-to-one cache
+    if not relation.is_cached(user):
+        relation.set_cached_value(user, Member.objects.select_related("org").filter(user_id=user.pk).first())
+    member = relation.get_cached_value(user)
+    return member if isinstance(member, Member) else None
 
 
 def member_search_kind(q: str) -> str:
