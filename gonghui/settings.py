@@ -172,11 +172,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
 AUTHENTICATION_BACKENDS = ["gonghui.core.auth.MobileOrUsernameBackend"]
-# What the auth backend reads with the account on every request, in the same query. Empty:
-# joining the member measured no faster than reading it when asked for (within noise),
-# and with it every request reads the members table (under SQLite's shared in-memory
-# test database that collides with an import writing it).
-AUTH_USER_SELECT_RELATED: list[str] = []
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

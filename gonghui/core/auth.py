@@ -44,12 +44,6 @@ class MobileOrUsernameBackend(ModelBackend):
             return user
         return None
 
-    def get_user(self, user_id: Any) -> User | None:
-        """The session's account, read with ``settings.AUTH_USER_SELECT_RELATED`` in one query."""
-        related = getattr(settings, "AUTH_USER_SELECT_RELATED", [])
-        user = User._default_manager.select_related(*related).filter(pk=user_id).first()
-        return user if user is not None and self.user_can_authenticate(user) else None
-
 
 def _keys(identifier: str, ip: str | None) -> list[str]:
     keys = [f"login-fail:id:{identifier.lower()}"]
