@@ -13,7 +13,6 @@ unique constraint) while the index reveals nothing without the key.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 from dataclasses import dataclass
@@ -101,8 +100,7 @@ def decrypt(token: bytes | memoryview) -> str:
 
 def blind_index(value: str, domain: str) -> str:
     """Hex HMAC of a normalised value. ``domain`` separates fields (id / bank / …)."""
-    mac = hmac.new(keyring().blind_key, f"{domain}\x00{value}".encode(), hashlib.sha256)
-    return mac.hexdigest()
+    return hmac.digest(keyring().blind_key, f"{domain}\x00{value}".encode(), "sha256").hex()
 
 
 def mask_id_number(number: str) -> str:
