@@ -11,6 +11,7 @@ from gonghui.activities.eligibility import in_audience
 from gonghui.activities.models import Activity, ActivityStatus, Participation
 from gonghui.core import access
 from gonghui.core.access import Perm
+from gonghui.core.rowreader import RowReader
 from gonghui.members.models import Member
 from gonghui.orgs.models import Org
 
@@ -48,13 +49,16 @@ def for_member(member: Member, *, limit: int = 100) -> list[Activity]:
     return [a for a in visible_to_member(member)[: limit * 2] if in_audience(a, member)][:limit]
 
 
+# Read on every member action (a vote, a grab): SQL written once (core.rowreader).
+_BY_ID = RowReader(Activity, "pk", related=("org",))
+_PUBLIC = frozenset((ActivityStatus.PUBLISHED, ActivityStatus.CLOSED))
+
+
 def get_public(pk: int) -> Activity | None:
     """A published (or closed) activity: its page is public; whether someone may take part
     is ``eligibility``'s answer, shown on the page."""
-    qs = Activity.objects.select_related("org").filter(
-        pk=pk, status__in=(ActivityStatus.PUBLISHED, ActivityStatus.CLOSED)
-    )
-    return qs.first()
+    activity = _BY_ID.get(pk)
+    return activity if activity is not None and activity.status in _PUBLIC else None
 
 
 def participated_ids(member: Member, activity_ids: list[int]) -> set[int]:

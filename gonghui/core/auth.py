@@ -19,6 +19,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest
 
@@ -26,6 +27,10 @@ from gonghui.core import access, audit, pii
 from gonghui.core.errors import DomainError
 from gonghui.core.middleware import client_ip
 from gonghui.core.models import User
+from gonghui.core.rowreader import RowReader
+
+# The session's account, read on every authenticated request: SQL written once.
+_ACCOUNT = RowReader(User, "pk")
 
 
 class MobileOrUsernameBackend(ModelBackend):
@@ -43,6 +48,16 @@ class MobileOrUsernameBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id: Any) -> User | None:
+        """``ModelBackend.get_user`` (the account, if it may still sign in) without
+        compiling the query on every request."""
+        try:
+            pk = User._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+        except ValidationError:
+            return None
+        user = _ACCOUNT.get(pk)
+        return user if user is not None and self.user_can_authenticate(user) else None
 
 
 def _keys(identifier: str, ip: str | None) -> list[str]:

@@ -26,11 +26,16 @@ from django.db.models.functions import Left
 from gonghui.core import access, idnumbers
 from gonghui.core.access import Perm
 from gonghui.core.mobiles import MobileError, normalize_mobile
+from gonghui.core.rowreader import RowReader
 from gonghui.members import actions as member_actions
 from gonghui.members.models import SUBTREE_PREFIX_LENGTHS, Member
 
 _LETTERS = re.compile(r"[A-Za-z]+")
 _MOBILE_LIKE = re.compile(r"[+\d][\d\s-]{9,16}")
+
+
+# Read on every request a member makes: SQL written once (core.rowreader).
+_BY_ACCOUNT = RowReader(Member, "user", related=("org",))
 
 
 def of_account(user: Any) -> Member | None:
@@ -42,7 +47,7 @@ def of_account(user: Any) -> Member | None:
         return None
     relation = Member._meta.get_field("user").remote_field  # the reverse one-to-one cache
     if not relation.is_cached(user):
-        relation.set_cached_value(user, Member.objects.select_related("org").filter(user_id=user.pk).first())
+        relation.set_cached_value(user, _BY_ACCOUNT.get(user.pk))
     member = relation.get_cached_value(user)
     return member if isinstance(member, Member) else None
 

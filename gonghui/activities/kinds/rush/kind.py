@@ -11,6 +11,7 @@ activity's ``starts_at``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -23,6 +24,7 @@ from gonghui.activities.eligibility import Eligibility
 from gonghui.activities.registry import ActivityKind
 from gonghui.core.errors import Conflict, InvalidValue
 from gonghui.core.pii import mask_name
+from gonghui.core.rowreader import RowReader
 
 if TYPE_CHECKING:
     from gonghui.activities.models import Activity
@@ -42,6 +44,19 @@ class RushSettingsForm(forms.Form):
         max_value=100_000,
         help_text=_("开抢时人多则排队，按此速度放行；留空使用系统默认值。"),
     )
+
+
+@cache
+def _grants() -> RowReader[Any]:
+    """The member's grant in a rush: read on every grab, SQL written once (models load
+    after this module, hence the first call builds it)."""
+    from gonghui.activities.kinds.rush.models import Grant
+
+    return RowReader(Grant, ("activity", "member"))
+
+
+def _grant_of(activity_id: int, member_id: int) -> Any:
+    return _grants().get(activity_id, member_id)
 
 
 class RushKind(ActivityKind):
@@ -66,9 +81,7 @@ class RushKind(ActivityKind):
             raise Conflict("RUSH_NO_ITEMS", "请先添加至少一个票种并设置投放数量。")
 
     def member_check(self, activity: Activity, member: Member) -> Eligibility | None:
-        from gonghui.activities.kinds.rush.models import Grant
-
-        if Grant.objects.filter(activity=activity, member=member).exists():
+        if _grant_of(activity.pk, member.pk) is not None:
             return Eligibility(False, "RUSH_ALREADY", "您已参与过本次抢票（每人限抢一张）。")
         return None
 
