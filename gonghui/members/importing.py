@@ -1197,9 +1197,8 @@ def _fast_insert(model: type[models.Model], rows: list[dict[str, Any]], *, with_
     types = [_copy_type(f) for f in fields]
     binary = all(types)
     quote = connection.ops.quote_name
-    sql = (
-        f"COPY {quote(str(model._meta.db_table))} ({', '.join(quote(str(f.column)) for f in fields)}) FROM STDIN"
-        + (" (FORMAT BINARY)" if binary else "")
+    sql = f"COPY {quote(str(model._meta.db_table))} ({', '.join(quote(str(f.column)) for f in fields)}) FROM STDIN" + (
+        " (FORMAT BINARY)" if binary else ""
     )
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         if binary:

@@ -106,7 +106,10 @@ class Member(models.Model):
     sort on one indexed table; ``orgs.actions.move_subtree`` keeps it in step.
     """
 
-    org = models.ForeignKey(Org, verbose_name=_("所在工会"), on_delete=models.PROTECT, related_name="members")
+    # No index of its own: member_org_id_idx (org, id) serves every lookup by union.
+    org = models.ForeignKey(
+        Org, verbose_name=_("所在工会"), on_delete=models.PROTECT, related_name="members", db_index=False
+    )
     org_path = models.CharField(max_length=255)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="member"
@@ -115,14 +118,14 @@ class Member(models.Model):
     name_pinyin = models.CharField(max_length=200, blank=True)
     name_initials = models.CharField(max_length=32, blank=True)
     id_number_enc = models.BinaryField(_("身份证号(密文)"))
-    id_number_bidx = models.CharField(max_length=64, unique=True)
+    id_number_bidx = models.CharField(max_length=64)  # unique: member_id_bidx_unique
     id_number_masked = models.CharField(_("身份证号"), max_length=18)
     gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices)
     # Only the year is kept in the clear: the masked ID number hides exactly the birth
     # date, so a plaintext date beside it would give the whole number back.
     birth_year = models.PositiveSmallIntegerField(_("出生年份"))
     ethnicity = models.CharField(_("民族"), max_length=16, blank=True, default="汉族")
-    mobile = models.CharField(_("手机号"), max_length=11, blank=True, db_index=True)
+    mobile = models.CharField(_("手机号"), max_length=11, blank=True)
     education = models.CharField(_("学历"), max_length=16, choices=Education.choices, blank=True)
     political_status = models.CharField(_("政治面貌"), max_length=16, choices=PoliticalStatus.choices, blank=True)
     household_type = models.CharField(_("户籍类型"), max_length=16, choices=HouseholdType.choices, blank=True)
@@ -136,11 +139,11 @@ class Member(models.Model):
     skill_level = models.CharField(_("技能等级"), max_length=20, choices=SkillLevel.choices, blank=True)
     workplace = models.CharField(_("工作单位"), max_length=200, blank=True)
     join_date = models.DateField(_("入会日期"))
-    card_number = models.CharField(_("会员卡号"), max_length=32, unique=True, null=True, blank=True)
+    card_number = models.CharField(_("会员卡号"), max_length=32, null=True, blank=True)  # unique: member_card_unique
     status = models.CharField(_("会籍状态"), max_length=16, choices=MemberStatus.choices, default=MemberStatus.ACTIVE)
     retain_reason = models.CharField(_("保留原因"), max_length=16, choices=RetainReason.choices, blank=True)
     bank_account_enc = models.BinaryField(_("银行账号(密文)"), null=True, blank=True)
-    bank_account_bidx = models.CharField(max_length=64, blank=True, db_index=True)
+    bank_account_bidx = models.CharField(max_length=64, blank=True)
     bank_account_masked = models.CharField(_("银行账号"), max_length=40, blank=True)
     bank_name = models.CharField(_("开户行"), max_length=100, blank=True)
     sensitive_consent_at = models.DateTimeField(_("敏感信息授权时间"), null=True, blank=True)
@@ -167,7 +170,21 @@ class Member(models.Model):
     class Meta:
         verbose_name = _("会员")
         verbose_name_plural = _("会员")
+        # Every index is paid for by every member written (an import of a million rows is
+        # bound by them), so there is none nothing reads: unique keys are constraints, not
+        # ``unique=True`` fields, because on PostgreSQL Django adds a second, LIKE-pattern
+        # index beside each unique or indexed CharField — useless on an HMAC, a card number
+        # or an exact mobile lookup.
+        constraints = [
+            models.UniqueConstraint(fields=["id_number_bidx"], name="member_id_bidx_unique"),
+            models.UniqueConstraint(fields=["card_number"], name="member_card_unique"),
+        ]
         indexes = [
+            models.Index(fields=["mobile"], name="member_mobile_idx"),
+            # Few members have a bank account on file: only they are indexed.
+            models.Index(
+                fields=["bank_account_bidx"], name="member_bank_bidx_idx", condition=~models.Q(bank_account_bidx="")
+            ),
             # Subtree filters are prefix matches: LIKE 'path%' needs the pattern opclass on
             # PostgreSQL (ignored on SQLite).
             models.Index(fields=["org_path"], name="member_path_idx", opclasses=["varchar_pattern_ops"]),
@@ -374,7 +391,8 @@ class MembershipEvent(models.Model):
     event also names ``from_org``.
     """
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: membership_event_member_idx (member, on_date, id) leads with it.
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="events", db_index=False)
     kind = models.CharField(_("事项"), max_length=20, choices=EventKind.choices)
     org = models.ForeignKey(Org, verbose_name=_("所在工会"), on_delete=models.PROTECT, related_name="+")
     from_org = models.ForeignKey(
