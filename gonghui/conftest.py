@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -33,11 +34,13 @@ from gonghui.members import actions as member_actions
 from gonghui.members.models import Member
 from gonghui.orgs import actions as org_actions
 from gonghui.orgs.models import Org, OrgLevel
+from gonghui.testing.liveserver import TrackedLiveServer, share_test_thread_connections, start_live_server
 
 _seq = itertools.count(1)
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the browser
-# tests make (reading TOTP keys and the SMS outbox, checking audit rows) are still plain synchronous calls.
+# tests make (reading TOTP keys and the SMS outbox, checking audit rows) are still plain
+# synchronous calls (and use the thread's one set of connections: see gonghui.testing.liveserver).
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,14 +52,39 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest, django_db_setup: None) -> Iterator[TrackedLiveServer]:
+    """pytest-django's live server, started once the test database exists (see
+    ``start_live_server``) and counting its client connections for ``browser``."""
+    server = start_live_server(request.config.getvalue("liveserver"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def browser(browser: Browser) -> Iterator[Browser]:
-    """The run's browser; the contexts a test opens are closed when it ends. An open context
-    keeps its keep-alive connections to the live server, and the server a thread (and a
-    database connection) on each of them, for the rest of the run."""
+def browser(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browser]:
+    """The run's browser; the contexts a test opens are closed when it ends, and then the
+    live server is given time to finish what they asked of it.
+
+    An open context keeps its keep-alive connections to the live server, and the server a
+    thread (and a database connection) on each of them. A request the server had already
+    read when the context closed still runs to its end: waiting for every connection to be
+    served and closed keeps its queries out of the flush and the next test's fixtures.
+    """
+    share_test_thread_connections()
+    server: TrackedLiveServer | None = (
+        request.getfixturevalue("live_server") if "live_server" in request.fixturenames else None
+    )
     yield browser
     for context in browser.contexts:
         context.close()
+    if server is not None and not server.traffic.wait_until_idle():
+        warnings.warn(
+            f"the live server still had {server.traffic.open} client connection(s) open "
+            "after the test's browser contexts were closed",
+            pytest.PytestWarning,
+            stacklevel=1,
+        )
 
 
 @pytest.fixture(scope="session")

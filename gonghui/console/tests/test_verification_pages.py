@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from gonghui.conftest import Tree, console_client, make_member
 from gonghui.core.models import User
@@ -64,6 +65,25 @@ def test_other_district_gets_404(
     assert tree.tianhe.name not in client.get(reverse("console:verification")).content.decode().split("batch-list")[1]
     frank.refresh_from_db()
     assert frank.verification_status == "unverified"
+
+
+def test_continue_is_offered_only_to_a_cadre_who_may_resume_the_batch(
+    tree: Tree, bob: User, erin: User, frank: Member, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False):  # its worker never starts
+        batch = verification.start_batch(bob, tree.tianhe)
+    VerificationBatch.objects.filter(pk=batch.pk).update(
+        created_at=timezone.now() - verification.stale_after() * 2, heartbeat_at=None
+    )
+    assert "继续核验" in console_client(bob).get(reverse("console:verification")).content.decode()
+
+    # erin audits 广州市总工会: she sees Tianhe's batch but may not resume it.
+    auditor = console_client(erin)
+    listing = auditor.get(reverse("console:verification")).content.decode()
+    assert f'data-batch="{batch.pk}"' in listing
+    assert "继续核验" not in listing
+    assert reverse("console:verification_resume", args=[batch.pk]) not in listing
+    assert auditor.post(reverse("console:verification_resume", args=[batch.pk])).status_code == 404
 
 
 def test_portal_card_shows_the_real_name_badge(tree: Tree, frank: Member, dave: User) -> None:

@@ -18,6 +18,7 @@ from gonghui.console.views.datachecks import picker_choices, picker_orgs
 from gonghui.core import access
 from gonghui.core.access import Perm
 from gonghui.core.errors import DomainError
+from gonghui.core.models import User
 from gonghui.members import verification
 from gonghui.members.models import Member, VerificationBatch
 from gonghui.orgs.models import Org
@@ -25,12 +26,14 @@ from gonghui.orgs.models import Org
 LIST_SIZE = 50
 
 
-def _rows(batches: list[VerificationBatch]) -> list[dict[str, object]]:
+def _rows(user: User, batches: list[VerificationBatch]) -> list[dict[str, object]]:
     return [
         {
             "b": b,
             "percent": verification.batch_percent(b),
-            "stale": verification.is_stale(b),
+            # 继续核验 only for a cadre who may resume it: the list shows batches to every
+            # cadre who may view members, and ``resume_batch`` needs MEMBER_CHANGE.
+            "stale": verification.is_stale(b) and access.can(user, Perm.MEMBER_CHANGE, b.org_path),
             "counts": {k: v for k, v in (b.counts or {}).items() if k != verification.MEMBER_IDS_KEY},
         }
         for b in batches
@@ -45,7 +48,7 @@ def verification_batches(request: HttpRequest) -> HttpResponse:
             "-created_at", "-pk"
         )[:LIST_SIZE]
     )
-    rows = _rows(batches)
+    rows = _rows(user, batches)
     context = {
         "rows": rows,
         "any_open": any(r["b"].status in verification.BATCH_STATUSES_OPEN for r in rows),  # type: ignore[attr-defined]

@@ -96,7 +96,7 @@ def claim(request: HttpRequest, activity_id: int, win_id: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         if done.coupon_id is not None:
-            messages.success(request, _("奖品券已放入您的券包。"))
+            messages.success(request, _("奖品券已放入“我的券”。"))
         else:
             messages.success(request, _("已确认领奖，领奖码 %(code)s") % {"code": done.claim_code})
     return HttpResponseRedirect(_detail(activity) + "#lottery-wins")

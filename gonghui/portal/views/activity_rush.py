@@ -72,7 +72,7 @@ def _grant_context(activity: Activity, grant: Grant) -> dict[str, Any]:
 def panel_context(request: HttpRequest, activity: Activity, member: Member | None) -> dict[str, Any]:
     items = list(RushItem.objects.filter(activity=activity))
     grant = (
-        Grant.objects.filter(activity=activity, member=member).select_related("item", "coupon").first()
+        Grant.objects.filter(activity=activity, member=member).select_related("item", "coupon__template").first()
         if member is not None
         else None
     )
@@ -117,12 +117,12 @@ def grab(request: HttpRequest, activity_id: int) -> HttpResponse:
         return _fragment(request, activity, {"error": exc, "code": exc.code})
     if outcome.grant is not None:
         if not htmx and outcome.grant.coupon_id is not None:
-            messages.success(request, _("抢到了！券已放入您的券包。"))
+            messages.success(request, _("抢到了！券已放入“我的券”。"))
             return HttpResponseRedirect(_detail(activity) + "#rush-mine")
         if not htmx:
             messages.success(request, _("抢票成功！兑换码 %(code)s") % {"code": outcome.grant.code})
             return HttpResponseRedirect(_detail(activity) + "#rush-mine")
-        grant = Grant.objects.select_related("item", "coupon").get(pk=outcome.grant.pk)
+        grant = Grant.objects.select_related("item", "coupon__template").get(pk=outcome.grant.pk)
         return _fragment(request, activity, {"won": _grant_context(activity, grant)})
     admission = outcome.admission
     assert admission is not None  # noqa: S101 - a queued outcome always carries its admission
@@ -150,7 +150,7 @@ def cancel(request: HttpRequest, activity_id: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         if grant.coupon_id is not None:
-            messages.success(request, _("已退券，券已作废，名额已退回。按活动规则，退票后不能再抢。"))
+            messages.success(request, _("已退券，券已作废，名额已退回。按活动规则，退券后不能再抢。"))
         else:
             messages.success(request, _("已退票，名额已退回。按活动规则，退票后不能再抢。"))
     return HttpResponseRedirect(_detail(activity))

@@ -337,7 +337,7 @@ def draw_locked(activity: Activity, *, actor: Any) -> list[Win]:
 
 def _notify_winner(activity: Activity, member: Member, win: Win) -> None:
     if win.coupon_id is not None:
-        body = "奖品券已放入您的券包，可在“我的券”中查看和使用。"
+        body = "奖品券已放入“我的券”，可随时查看和使用。"
     else:
         deadline = timezone.localtime(win.claim_deadline)
         body = f"请在 {deadline:%Y-%m-%d %H:%M} 前到活动页面确认领奖，逾期视为放弃。"
@@ -473,7 +473,7 @@ def _claim_coupon(member: Member, win: Win) -> Win:
     )
     now = timezone.now()
     if locked.status in (WinStatus.CLAIMED, WinStatus.HANDED_OVER):
-        raise Conflict("LOTTERY_ALREADY_CLAIMED", "奖品券已放入您的券包。")
+        raise Conflict("LOTTERY_ALREADY_CLAIMED", "奖品券已放入“我的券”。")
     if locked.status != WinStatus.WON or locked.claim_deadline <= now:
         raise Conflict("LOTTERY_CLAIM_EXPIRED", "已超过领奖期限，奖品已作废或重新抽取。")
     return _issue_prize_coupon(locked.activity, locked, member, now)

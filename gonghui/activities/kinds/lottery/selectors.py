@@ -51,7 +51,7 @@ def wins_of(activity: Activity, member: Member | None) -> list[Win]:
         return []
     return list(
         Win.objects.filter(activity=activity, entry__member=member)
-        .select_related("prize", "coupon")
+        .select_related("prize", "coupon__template")  # the panel names each coupon's template
         .order_by("slot", "round")
     )
 

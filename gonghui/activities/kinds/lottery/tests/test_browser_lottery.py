@@ -164,15 +164,15 @@ def test_a_member_who_wins_a_coupon_finds_it_in_the_wallet_on_a_phone(
         page.goto(f"{base}/a/{activity.pk}/")
         wins = page.locator("#lottery-wins")
         expect(wins).to_contain_text("一等奖：温泉双人游")
-        expect(wins).to_contain_text("已放入券包")
+        expect(wins).to_contain_text("已放入我的券")
         expect(wins.locator("#lottery-coupon")).to_contain_text("券：从化温泉双人票")
         expect(wins.get_by_role("link", name="查看这张券")).to_have_attribute("href", f"/me/coupons/{win.coupon.code}/")
-        wallet = wins.get_by_role("link", name="打开我的券包")
+        wallet = wins.get_by_role("link", name="打开我的券")
         expect(wallet).to_be_visible()
         expect(wallet).to_have_attribute("href", "/me/coupons/")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), size
         shot(page, f"lottery-coupon-prize-{size}")
-    phone.locator("#lottery-wins").get_by_role("link", name="打开我的券包").click()
+    phone.locator("#lottery-wins").get_by_role("link", name="打开我的券").click()
     expect(phone).to_have_url(re.compile(r"/me/coupons/$"))
     expect(phone.locator("#coupon-list")).to_contain_text("从化温泉双人票")
     assert errors == []

@@ -105,7 +105,7 @@ def test_each_winner_gets_one_coupon_however_often_the_draw_and_redraw_run(
         assert coupon.member_id == win.entry.member_id and coupon.status == CouponStatus.ISSUED
         assert coupon.idempotency_key == f"lottery:{activity.pk}:{win.prize_id}:{win.entry.member_id}"
         assert (coupon.source, coupon.source_id) == (CouponSource.LOTTERY, str(activity.pk))
-        assert "券包" in Message.objects.get(member_id=win.entry.member_id).body
+        assert "“我的券”" in Message.objects.get(member_id=win.entry.member_id).body
     cup = Win.objects.get(activity=activity, prize__coupon_template__isnull=True)
     assert cup.status == WinStatus.WON and cup.coupon is None
     draw_audit = AuditEvent.objects.get(action="activity_lottery.draw", object_id=str(activity.pk))
@@ -203,7 +203,7 @@ def test_pages_and_api_show_the_coupon_in_the_wallet(
     coupon = Coupon.objects.get(member=member)
 
     page = client.get(f"/a/{activity.pk}/").content.decode()
-    assert "奖品券已放入您的券包" in page and f"/me/coupons/{coupon.code}/" in page and "/me/coupons/" in page
+    assert "奖品券已放入“我的券”" in page and f"/me/coupons/{coupon.code}/" in page and "/me/coupons/" in page
     assert "确认领奖" not in page
     results = client.get(f"/a/{activity.pk}/lottery/results/").content.decode()
     assert 'id="lottery-my-coupon"' in results

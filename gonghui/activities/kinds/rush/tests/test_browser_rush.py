@@ -154,13 +154,13 @@ def test_a_member_who_grabs_a_coupon_finds_it_in_the_wallet_on_a_phone(
         expect(coupon.get_by_role("link", name="查看这张券")).to_have_attribute(
             "href", f"/me/coupons/{grant.coupon.code}/"
         )
-        wallet = coupon.get_by_role("link", name="打开我的券包")
+        wallet = coupon.get_by_role("link", name="打开我的券")
         expect(wallet).to_be_visible()
         expect(wallet).to_have_attribute("href", "/me/coupons/")
         expect(page.locator("#rush-code")).to_have_count(0)  # a coupon, not a redemption code
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), size
         shot(page, f"rush-coupon-grant-{size}")
-    phone.locator("#rush-coupon").get_by_role("link", name="打开我的券包").click()
+    phone.locator("#rush-coupon").get_by_role("link", name="打开我的券").click()
     expect(phone).to_have_url(re.compile(r"/me/coupons/$"))
     expect(phone.locator("#coupon-list")).to_contain_text("从化温泉双人票")
     assert errors == []

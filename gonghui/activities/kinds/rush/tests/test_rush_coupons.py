@@ -175,9 +175,10 @@ def test_portal_and_api_show_the_coupon(
     fragment = client.post(f"/a/{activity.pk}/rush/grab/", {"item_id": item.pk}, HTTP_HX_REQUEST="true")
     coupon = Coupon.objects.get(member=frank)
     body = fragment.content.decode()
-    assert 'data-outcome="won"' in body and f"/me/coupons/{coupon.code}/" in body and "券已放入您的券包" in body
+    assert 'data-outcome="won"' in body and f"/me/coupons/{coupon.code}/" in body and "券已放入“我的券”" in body
     page = client.get(f"/a/{activity.pk}/").content.decode()
-    assert 'id="rush-coupon"' in page and 'id="rush-code"' not in page and "退票" in page
+    assert 'id="rush-coupon"' in page and 'id="rush-code"' not in page
+    assert "退券（" in page and "退票" not in page  # the button says what its confirm box says
 
     api = f"/api/v1/activities/{activity.pk}/rush"
     mine = client.get(api).json()
