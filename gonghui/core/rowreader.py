@@ -66,24 +66,13 @@ class RowReader(Generic[M]):
             row = cursor.fetchone()
         if row is None:
             return None
-        cells = list(row)
-        instances: list[models.Model] = []
-        for part in plan.parts:
-            for offset, converters in part.converters:
-                cell = cells[part.start + offset]
-                for convert, expression in converters:
-                    cell = convert(cell, expression, connection)
-                cells[part.start + offset] = cell
-            chunk = cells[part.start : part.start + len(part.attnames)]
-            if part.via is not None and chunk[part.pk_at] is None:  # a LEFT JOIN that found nothing
-                instances.append(None)  # type: ignore[arg-type]
-                part.via.set_cached_value(instances[0], None)
-                continue
-            instance = part.model.from_db(using, part.attnames, chunk)
-            if part.via is not None:
-                part.via.set_cached_value(instances[0], instance)
-            instances.append(instance)
-        return instances[0]  # type: ignore[return-value]
+        own, *joined = plan.parts
+        root: M = _instance(own, row, connection, using)  # type: ignore[assignment]
+        for part in joined:  # NULL in the related primary key: a LEFT JOIN that found no row
+            related = None if row[part.start + part.pk_at] is None else _instance(part, row, connection, using)
+            assert part.via is not None  # noqa: S101 - every joined part came through a key
+            part.via.set_cached_value(root, related)
+        return root
 
     def _plan(self, using: str) -> _Plan:
         connection = connections[using]
@@ -131,3 +120,12 @@ class RowReader(Generic[M]):
             f"WHERE {' AND '.join(where)} LIMIT 1"
         )
         return _Plan(sql, parts)
+
+
+def _instance(part: _Part, row: Sequence[Any], connection: Any, using: str) -> models.Model:
+    """``part``'s model built from its columns of the row, converted as the ORM converts them."""
+    values = list(row[part.start : part.start + len(part.attnames)])
+    for offset, converters in part.converters:
+        for convert, expression in converters:
+            values[offset] = convert(values[offset], expression, connection)
+    return part.model.from_db(using, part.attnames, values)

@@ -301,7 +301,7 @@ def parse_row(
         return row
     row.gender, row.birth_year = rid.gender, rid.birth_date.year
     row.id_enc, row.id_masked = pii.encrypt(rid.number), pii.mask_id_number(rid.number)
-    row.name_pinyin, row.name_initials = _pinyin(row.name)
+    row.name_pinyin, row.name_initials = pinyin_keys(row.name)
     return row
 
 
@@ -1149,19 +1149,6 @@ def _insert_members(org: Org, decisions: list[Decision], actor: Any) -> None:
             for m in members
         ],
     )
-
-
-_PINYIN: dict[str, tuple[str, str]] = {}
-
-
-def _pinyin(name: str) -> tuple[str, str]:
-    """``pinyin_keys`` remembered per distinct name for the life of the worker (names repeat)."""
-    keys = _PINYIN.get(name)
-    if keys is None:
-        if len(_PINYIN) >= 500_000:
-            _PINYIN.clear()
-        keys = _PINYIN[name] = pinyin_keys(name)
-    return keys
 
 
 def _next_ids(model: type[models.Model], count: int) -> list[int]:

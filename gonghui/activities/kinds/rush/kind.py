@@ -55,10 +55,6 @@ def _grants() -> RowReader[Any]:
     return RowReader(Grant, ("activity", "member"))
 
 
-def _grant_of(activity_id: int, member_id: int) -> Any:
-    return _grants().get(activity_id, member_id)
-
-
 class RushKind(ActivityKind):
     key = "rush"
     label = _("抢票")
@@ -81,7 +77,7 @@ class RushKind(ActivityKind):
             raise Conflict("RUSH_NO_ITEMS", "请先添加至少一个票种并设置投放数量。")
 
     def member_check(self, activity: Activity, member: Member) -> Eligibility | None:
-        if _grant_of(activity.pk, member.pk) is not None:
+        if _grants().get(activity.pk, member.pk) is not None:
             return Eligibility(False, "RUSH_ALREADY", "您已参与过本次抢票（每人限抢一张）。")
         return None
 

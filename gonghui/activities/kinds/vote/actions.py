@@ -229,7 +229,7 @@ def _todays_choices(activity_id: int, member_id: int, day: date) -> list[tuple[i
             "WHERE activity_id = %s AND member_id = %s AND day = %s",
             [activity_id, member_id, connection.ops.adapt_datefield_value(day)],
         )
-        return [(ballot, candidate) for ballot, candidate in cursor.fetchall()]
+        return list(cursor.fetchall())
 
 
 def _insert_ballot(activity_id: int, member_id: int, day: date, seq: int, request_key: str, ids: list[int]) -> int:

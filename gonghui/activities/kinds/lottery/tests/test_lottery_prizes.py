@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from django.db import transaction
-from django.test import Client
+from django.template.loader import render_to_string
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from gonghui.activities import actions as activity_actions
@@ -25,6 +26,7 @@ from gonghui.coupons.models import Coupon, CouponSource, CouponStatus, CouponTem
 from gonghui.coupons.tests.conftest import make_template, verify
 from gonghui.inbox.models import Message
 from gonghui.members.models import Member
+from gonghui.portal.views import activity_lottery
 
 pytestmark = pytest.mark.django_db
 
@@ -229,3 +231,20 @@ def test_the_api_adds_a_coupon_prize_and_refuses_another_districts_template(
     assert created.status_code == 201 and created.json()["coupon_template_id"] == own.pk
     refused = client.post(url, {**body, "coupon_template_id": elsewhere.pk}, content_type="application/json")
     assert refused.status_code == 400 and refused.json()["code"] == "COUPON_TEMPLATE_OUTSIDE"
+
+
+def test_the_win_panel_names_the_coupon_without_a_query_per_coupon(
+    make_lottery: LotteryFactory, tree: Tree, bob: User, frank: Member, django_assert_num_queries: Any
+) -> None:
+    template = make_template(bob, tree.tianhe, [], name="从化温泉双人票", quantity=5)
+    activity = coupon_lottery(make_lottery, template, coupons=1, others=0)
+    actions.enter(member=frank, activity=activity)
+    activity_actions.close_activity(actor=None, activity=activity)  # the draw puts the coupon in the wallet
+
+    request = RequestFactory().get(f"/a/{activity.pk}/")
+    request.user = frank.user
+    panel = activity_lottery.panel_context(request, activity, frank)
+    assert [row["win"].coupon_id is not None for row in panel["wins"]] == [True]
+    with django_assert_num_queries(0):
+        html = render_to_string("portal/activities/lottery/panel.html", {"panel": panel, "activity": activity})
+    assert "券：从化温泉双人票" in html

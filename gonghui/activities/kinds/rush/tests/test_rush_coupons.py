@@ -9,7 +9,8 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.test import Client
+from django.template.loader import render_to_string
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from gonghui.activities import actions as activity_actions
@@ -24,6 +25,8 @@ from gonghui.coupons import actions as coupon_actions
 from gonghui.coupons.checks import check_coupons
 from gonghui.coupons.models import Coupon, CouponSource, CouponStatus, CouponTemplate, Merchant, TemplateStatus
 from gonghui.coupons.tests.conftest import make_template
+from gonghui.members.models import Member
+from gonghui.portal.views import activity_rush
 
 pytestmark = pytest.mark.django_db
 
@@ -227,3 +230,19 @@ def test_the_console_adds_a_coupon_item(make_rush: Any, tree: Tree, bob: User) -
     assert too_many.status_code == 400 and "只剩" in too_many.content.decode()
     edit = client.post(f"{url}{item.pk}/", {"name": "温泉票", "stock": "4", "coupon_template": ""})
     assert edit.status_code == 302 and RushItem.objects.get(pk=item.pk).coupon_template is None
+
+
+def test_the_ticket_names_the_coupon_without_a_query_per_coupon(
+    make_rush: Any, tree: Tree, bob: User, frank: Member, django_assert_num_queries: Any
+) -> None:
+    template = make_template(bob, tree.tianhe, [], name="从化温泉双人票", quantity=5)
+    activity, item = coupon_rush(make_rush, template, settings=LATER)
+    grant = rush.attempt(activity=activity, member=frank, item_id=item.pk).grant
+    assert grant is not None and grant.coupon_id is not None
+
+    request = RequestFactory().get(f"/a/{activity.pk}/")
+    request.user = frank.user
+    panel = activity_rush.panel_context(request, activity, frank)
+    with django_assert_num_queries(0):
+        html = render_to_string("portal/activities/rush/panel.html", {"panel": panel, "activity": activity})
+    assert "券：从化温泉双人票" in html and 'id="rush-coupon"' in html
