@@ -25,6 +25,16 @@ from django.utils.translation import gettext_lazy as _
 from gonghui.members.models import Member, NewEmploymentGroup
 from gonghui.orgs.models import Org
 
+# The activity foreign key of the tables a campaign writes a row to per participant
+# (participation, ballots and their choices): no index of its own — each table's constraints
+# lead with the activity — and no foreign-key constraint in the database. With one,
+# every insert takes FOR KEY SHARE on the same activity row at commit, and hundreds of
+# concurrent voters turn that row into a MultiXact hot spot (measured in
+# docs/PERFORMANCE.md). Only the activity's own actions write these rows, after reading
+# the activity; deleting an activity still goes through Django's collector (``on_delete``:
+# cascaded, or refused where a kind protects its rows — a vote with ballots).
+HOT_PARENT: dict[str, Any] = {"db_index": False, "db_constraint": False}
+
 
 class ActivityStatus(models.TextChoices):
     """What the organiser decided. Whether a published activity is open is the clock's
@@ -138,8 +148,9 @@ class AudienceMember(models.Model):
 class Participation(models.Model):
     """One row per member who took part in an activity (whatever the kind)."""
 
-    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="participations")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="participations")
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="participations", **HOT_PARENT)
+    # Indexed by participation_member_idx.
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="participations", db_index=False)
     # The member's union at the time: participation by sub-union never moves afterwards.
     org_path = models.CharField(max_length=255)
     # A date, not a timestamp: with a secret ballot, a precise time next to the ballot

@@ -21,7 +21,7 @@ from datetime import date
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from gonghui.activities.models import Activity
+from gonghui.activities.models import HOT_PARENT, Activity
 from gonghui.members.models import Member
 
 # The ``day`` of every ballot of a vote without a daily allowance: with ``seq = 1`` the
@@ -50,7 +50,10 @@ class Ballot(models.Model):
     """An open (named) ballot: one per member, or up to the daily allowance each day."""
 
     id = models.BigAutoField(primary_key=True)
-    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="+")
+    # No index of its own (the unique constraints lead with it) and no foreign-key
+    # constraint in the database: every ballot of a campaign would lock the one activity
+    # row (FOR KEY SHARE at commit) (``HOT_PARENT``).
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="+", **HOT_PARENT)
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
     # Asia/Shanghai date of the ballot (``ONCE_DAY`` when there is no daily allowance).
     day = models.DateField()
@@ -78,11 +81,13 @@ class Ballot(models.Model):
 
 class BallotChoice(models.Model):
     id = models.BigAutoField(primary_key=True)
-    ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, related_name="choices")
-    candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="+")
+    # Indexed by the (ballot, candidate) constraint.
+    ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, related_name="choices", db_index=False)
+    # A dozen candidates share every choice of a campaign: no database constraint (HOT_PARENT).
+    candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     # Copies of the ballot's columns, so that the database itself refuses a second vote
     # for the same candidate by the same member on the same day.
-    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="+")
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="+", **HOT_PARENT)
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
 
