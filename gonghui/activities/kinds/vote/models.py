@@ -50,9 +50,7 @@ class Ballot(models.Model):
     """An open (named) ballot: one per member, or up to the daily allowance each day."""
 
     id = models.BigAutoField(primary_key=True)
-    # No index of its own (the unique constraints lead with it) and no foreign-key
-    # constraint in the database: every ballot of a campaign would lock the one activity
-    # row (FOR KEY SHARE at commit) (``HOT_PARENT``).
+    # Shared by every ballot of a campaign: see ``HOT_PARENT``.
     activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="+", **HOT_PARENT)
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
     # Asia/Shanghai date of the ballot (``ONCE_DAY`` when there is no daily allowance).
@@ -83,7 +81,8 @@ class BallotChoice(models.Model):
     id = models.BigAutoField(primary_key=True)
     # Indexed by the (ballot, candidate) constraint.
     ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, related_name="choices", db_index=False)
-    # A dozen candidates share every choice of a campaign: no database constraint (HOT_PARENT).
+    # A dozen candidates share every choice of a campaign: no database constraint, as
+    # ``HOT_PARENT`` (its index stays: the PROTECT check on deleting a candidate reads it).
     candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     # Copies of the ballot's columns, so that the database itself refuses a second vote
     # for the same candidate by the same member on the same day.
