@@ -15,11 +15,15 @@ unless ``--keep``):
 3. floor: ``GET /healthz`` — a bare Django view behind the same middleware, same server,
    same connections — for ``--floor-seconds``;
 4. vote: a public-choice contest (评选, 10 candidates, 4 ballots per member per day, one
-   choice each): every member casts 4 ballots through ``POST /api/v1/activities/{id}/vote``
-   (``--ballots`` in all), then checks: ballots stored == 2xx answers, nobody above 4;
+   choice each): every member casts 4 ballots through the hot lane,
+   ``POST /api/v1/activities/{id}/lane/vote`` with their activity pass (``--ballots`` in
+   all; ``--path session``: ``…/vote`` with the session), then checks: ballots stored ==
+   2xx answers, nobody above 4. The pass endpoint (``POST …/pass``, the session path a
+   member's page calls once a visit) is timed first on ``--pass-sample`` members; the
+   passes themselves are issued in-process, exactly as the endpoint issues them;
 5. rush: 1,000 tickets, every member grabs once through
-   ``POST /api/v1/activities/{id}/rush/grab``; checks: exactly ``--tickets`` granted, no
-   member twice, stock 0, never negative.
+   ``POST /api/v1/activities/{id}/lane/rush/grab`` (``--path session``: ``…/rush/grab``);
+   checks: exactly ``--tickets`` granted, no member twice, stock 0, never negative.
 
 Throughput, p50/p99 latency (wrk's corrected HdrHistogram) and the ratios of the vote and
 rush endpoints to the floor are printed as JSON (``--json FILE`` writes them too).
@@ -113,6 +117,29 @@ def open_rush(tickets: int) -> tuple[int, int]:
     return activity.pk, item.pk
 
 
+def passes_for(activity_id: int, sessions: list[tuple[int, str]]) -> dict[int, str]:
+    """Every member's activity pass, issued in-process exactly as ``POST …/pass`` issues it
+    (the endpoint itself is measured on a sample: ``pass_rate``)."""
+    from gonghui.activities import passes
+    from gonghui.activities.models import Activity
+    from gonghui.members.models import Member
+
+    activity = Activity.objects.select_related("org").get(pk=activity_id)
+    wanted = {member_id for member_id, _ in sessions}
+    found: dict[int, str] = {}
+    for member in Member.objects.select_related("org").filter(pk__in=wanted).iterator(chunk_size=5000):
+        found[member.pk] = passes.issue(activity, member)[0]
+    return found
+
+
+def pass_rate(bench: Any, activity_id: int, sample: int, name: str) -> dict[str, Any]:
+    """The pass endpoint over HTTP (session path: a member's page calls it once a visit)."""
+    entries = [f"{key} /api/v1/activities/{activity_id}/pass {{}}" for _m, key in bench.sessions[:sample]]
+    result: dict[str, Any] = bench.replay(entries, name)
+    print(f"  {name}: {result['requests_per_s']:,} req/s", file=sys.stderr)
+    return result
+
+
 def check_vote(activity_id: int, per_day: int) -> dict[str, Any]:
     from django.db.models import Count, Max
 
@@ -137,6 +164,15 @@ def check_rush(activity_id: int, item_id: int) -> dict[str, Any]:
 # --- main ---------------------------------------------------------------------------
 
 
+def _credentials(bench: Any, activity_id: int, args: argparse.Namespace, action: str) -> tuple[dict[int, str], str]:
+    """What each member sends, and the path: passes and the lane, or sessions."""
+    if args.path == "session":
+        return dict(bench.sessions), action
+    kind = action.split("/")[0]
+    bench.report[f"{kind}_pass"] = pass_rate(bench, activity_id, args.pass_sample, f"{kind}_pass")
+    return {m: f"pass={token}" for m, token in passes_for(activity_id, bench.sessions).items()}, f"lane/{action}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=100_000)
@@ -145,6 +181,13 @@ def main() -> int:
     parser.add_argument("--candidates", type=int, default=10)
     parser.add_argument("--tickets", type=int, default=1_000)
     parser.add_argument("--skip", choices=["vote", "rush"], action="append", default=[])
+    parser.add_argument(
+        "--path",
+        choices=["lane", "session"],
+        default="lane",
+        help="lane: …/lane/vote and …/lane/rush/grab with activity passes (default); session: …/vote, …/rush/grab",
+    )
+    parser.add_argument("--pass-sample", type=int, default=20_000, help="requests to time the pass endpoint with")
     add_rig_arguments(parser)
     args = parser.parse_args()
 
@@ -153,14 +196,16 @@ def main() -> int:
         report, sessions = bench.report, bench.sessions
         if "vote" not in args.skip:
             activity_id, candidates = open_vote(args.candidates, args.per_day)
+            credential, path = _credentials(bench, activity_id, args, "vote")
             rounds = max(1, -(-args.ballots // len(sessions)))
             entries: list[str] = []
             for r in range(rounds):
-                for index, (_member_id, key) in enumerate(sessions):
+                for index, (member_id, _key) in enumerate(sessions):
                     if len(entries) == args.ballots:
                         break
                     choice = candidates[(index + r) % len(candidates)]
-                    entries.append(f"{key} /api/v1/activities/{activity_id}/vote {json.dumps({'choices': [choice]})}")
+                    body = json.dumps({"choices": [choice]})
+                    entries.append(f"{credential[member_id]} /api/v1/activities/{activity_id}/{path} {body}")
             result = bench.replay(entries, "vote")
             result["checks"] = check_vote(activity_id, args.per_day)
             result["checks"]["ok"] = (
@@ -172,8 +217,9 @@ def main() -> int:
 
         if "rush" not in args.skip:
             activity_id, item_id = open_rush(args.tickets)
+            credential, path = _credentials(bench, activity_id, args, "rush/grab")
             body = json.dumps({"item_id": item_id})
-            entries = [f"{key} /api/v1/activities/{activity_id}/rush/grab {body}" for _m, key in sessions]
+            entries = [f"{credential[m]} /api/v1/activities/{activity_id}/{path} {body}" for m, _key in sessions]
             result = bench.replay(entries, "rush")
             result["checks"] = check_rush(activity_id, item_id)
             result["checks"]["ok"] = (

@@ -113,7 +113,16 @@ function request()
     first_us = now_us()
   end
   cursor = cursor + 1
-  wrk.headers["Cookie"] = "sessionid=" .. e[1] .. "; csrftoken=@CSRF@"
+  if string.sub(e[1], 1, 5) == "pass=" then
+    -- The hot lane: the activity pass as a bearer token, no session, no CSRF token.
+    wrk.headers["Cookie"] = nil
+    wrk.headers["X-CSRFToken"] = nil
+    wrk.headers["Authorization"] = "Bearer " .. string.sub(e[1], 6)
+  else
+    wrk.headers["Authorization"] = nil
+    wrk.headers["X-CSRFToken"] = "@CSRF@"
+    wrk.headers["Cookie"] = "sessionid=" .. e[1] .. "; csrftoken=@CSRF@"
+  end
   wrk.headers["Idempotency-Key"] = e[4]  -- nil removes it
   return wrk.format("POST", e[2], nil, e[3])
 end
@@ -404,7 +413,8 @@ def floor(server: Server, seconds: int, connections: int, threads: int, scratch:
 
 
 def entry(session: str, path: str, body: str, idempotency_key: str = "") -> str:
-    """One line of a replay: POST ``body`` to ``path`` in ``session``, with an
+    """One line of a replay: POST ``body`` to ``path`` in ``session`` (a session key, or
+    ``pass=<activity pass>`` for the hot lane's bearer header), with an
     ``Idempotency-Key`` header when ``idempotency_key`` is given."""
     if not re.fullmatch(r"\S+", session) or not re.fullmatch(r"\S+", path):
         raise ValueError("session and path must be non-empty and without blanks")

@@ -309,6 +309,20 @@ if SECRET_BALLOT_MIX_BATCH < 1:
 RUSH_ADMIT_RATE = env_int("RUSH_ADMIT_RATE", 200)
 RUSH_ADMIT_BURST = env_int("RUSH_ADMIT_BURST", 200)
 
+# Activity passes (活动通行证, docs/ACTIVITIES.md "The hot lane"): the short-lived credential
+# a member's page gets after the full eligibility check and then sends with every vote or
+# grab on the hot lane, instead of the session. Valid this many seconds (and never past
+# the activity's end).
+ACTIVITY_PASS_SECONDS = env_int("ACTIVITY_PASS_SECONDS", 1800)
+if ACTIVITY_PASS_SECONDS < 60:
+    raise ImproperlyConfigured("ACTIVITY_PASS_SECONDS must be at least 60")
+# Group commit of contest ballots on PostgreSQL: ballots that arrive together in one web
+# process are written by one statement in one transaction (at most this many at a time).
+VOTE_GROUP_COMMIT = env_bool("VOTE_GROUP_COMMIT", True)
+VOTE_GROUP_COMMIT_MAX = env_int("VOTE_GROUP_COMMIT_MAX", 64)
+if VOTE_GROUP_COMMIT_MAX < 1:
+    raise ImproperlyConfigured("VOTE_GROUP_COMMIT_MAX must be at least 1")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -22,5 +22,8 @@ os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 # connection age above zero each such thread kept its PostgreSQL connection open while it
 # waited, and the run reached max_connections. At zero it closes when each request ends.
 os.environ["DB_CONN_MAX_AGE"] = "0"
+# Ballots are written by the request's own thread in tests (the test's transaction is not
+# visible to the group-commit writer); the group-commit tests switch it on themselves.
+os.environ["VOTE_GROUP_COMMIT"] = "false"
 
 from gonghui.settings import *  # noqa: F403

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from gonghui.activities import registry
 from gonghui.activities.models import Activity, ActivityState, ActivityStatus, AudienceMember, Participation
-from gonghui.activities.signals import participated
+from gonghui.activities.signals import participated, participated_many
 from gonghui.core import audit
 from gonghui.core.errors import Conflict, InvalidValue
 from gonghui.members.models import Member, NewEmploymentGroup
@@ -324,9 +324,24 @@ def record_participation(activity: Activity, member: Member) -> bool:
     back with the participation — no award is lost to a crash after the commit, none is
     paid for a participation that rolled back, and a vote costs one commit, not two.
     """
-    if not _insert_participation(activity.pk, member.pk, member.org_path, timezone.localdate()):
+    return record_participation_of(activity, member.pk, member.org_path)
+
+
+def record_participation_of(activity: Activity, member_id: int, org_path: str) -> bool:
+    """``record_participation`` by the member's id and union path (the hot lane's pass
+    carries both; it does not load the member row)."""
+    if not _insert_participation(activity.pk, member_id, org_path, timezone.localdate()):
         return False
     participated.send(
-        sender=Activity, activity_id=activity.pk, member_id=member.pk, kind=activity.kind, org_id=activity.org_id
+        sender=Activity, activity_id=activity.pk, member_id=member_id, kind=activity.kind, org_id=activity.org_id
     )
     return True
+
+
+def participations_recorded(activity: Activity, member_ids: list[int]) -> None:
+    """The event for first participations a kind wrote in bulk, in its own statement (the
+    vote's group commit): ``participated_many``, inside the same transaction."""
+    if member_ids:
+        participated_many.send(
+            sender=Activity, activity_id=activity.pk, member_ids=member_ids, kind=activity.kind, org_id=activity.org_id
+        )

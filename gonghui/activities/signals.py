@@ -7,8 +7,14 @@ typically enqueue a task on the database task backend — so their work commits 
 back with the participation; nothing outside the database (an SMS, an HTTP call) belongs
 in a receiver, it goes in the task. Receivers must be idempotent: the natural
 idempotency key is ``f"activity:{activity_id}:member:{member_id}"``.
+
+``participated_many`` is the same event for many members at once, with ``member_ids``
+instead of ``member_id``: the vote's group commit records a batch of first ballots in one
+statement and announces them in one go (one task row for the batch, not one per member).
+A receiver of one subscribes to both.
 """
 
 from django.dispatch import Signal
 
 participated = Signal()
+participated_many = Signal()

@@ -199,25 +199,25 @@ def grab(request: HttpRequest, activity_id: int, body: GrabIn) -> Status[Any]:
     """
     activity = _member_rush(activity_id)
     outcome = actions.attempt(activity=activity, member=_member(request), item_id=body.item_id, token=body.token)
+    return Status(*grab_answer(outcome))
+
+
+def grab_answer(outcome: actions.Outcome) -> tuple[int, GrabOut]:
+    """The status and body of a grab (the session path and the hot lane answer alike)."""
     if outcome.grant is not None:
         grant = outcome.grant
         name = RushItem.objects.filter(pk=grant.item_id).values_list("name", flat=True).first() or ""
         out = _grant_out(grant, item_name=name)
-        return Status(
-            200, GrabOut(result="granted", grant=out, place=0, wait_seconds=0, token="", poll_after_seconds=0)
-        )
+        return 200, GrabOut(result="granted", grant=out, place=0, wait_seconds=0, token="", poll_after_seconds=0)
     admission = outcome.admission
     assert admission is not None  # noqa: S101 - a queued outcome always carries its admission
-    return Status(
-        202,
-        GrabOut(
-            result="queued",
-            grant=None,
-            place=admission.place,
-            wait_seconds=admission.wait_seconds,
-            token=admission.token,
-            poll_after_seconds=POLL_SECONDS,
-        ),
+    return 202, GrabOut(
+        result="queued",
+        grant=None,
+        place=admission.place,
+        wait_seconds=admission.wait_seconds,
+        token=admission.token,
+        poll_after_seconds=POLL_SECONDS,
     )
 
 

@@ -261,12 +261,23 @@ def cast_vote(request: HttpRequest, activity_id: int, body: CastIn) -> Status[An
     `400 VOTE_UNKNOWN_CANDIDATE`；`400 VOTE_DUPLICATE_CHOICE`；`409 VOTE_CANDIDATE_TODAY` 评选中今天已投过该候选人；
     `409 VOTE_BUSY` 并发冲突，请重试。
     """
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > 64:
-        raise ApiError(400, "IDEMPOTENCY_KEY_TOO_LONG", "Idempotency-Key 不能超过 64 个字符。")
+    key = idempotency_key(request.headers.get("Idempotency-Key", ""))
     result = actions.cast_ballot(
         activity_id=activity_id, member=_member(request), candidate_ids=body.choices, request_key=key
     )
+    return Status(*cast_answer(result))
+
+
+def idempotency_key(value: str) -> str:
+    """The ``Idempotency-Key`` header's value, checked (≤ 64 characters)."""
+    key = value.strip()
+    if len(key) > 64:
+        raise ApiError(400, "IDEMPOTENCY_KEY_TOO_LONG", "Idempotency-Key 不能超过 64 个字符。")
+    return key
+
+
+def cast_answer(result: actions.CastResult) -> tuple[int, dict[str, Any]]:
+    """The status and body of a cast (the session path and the hot lane answer alike)."""
     out = {
         "candidate_ids": result.candidate_ids,
         "receipt": selectors.format_receipt(result.receipt) if result.receipt else "",
@@ -276,7 +287,7 @@ def cast_vote(request: HttpRequest, activity_id: int, body: CastIn) -> Status[An
         "remaining_today": result.remaining_today,
         "replayed": result.replayed,
     }
-    return Status(200 if result.replayed else 201, out)
+    return (200 if result.replayed else 201), out
 
 
 @router.get(

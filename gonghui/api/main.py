@@ -21,6 +21,7 @@ from gonghui.api import (
     cards,
     coupons,
     errors,
+    lane,
     mall,
     members,
     messages,
@@ -47,6 +48,20 @@ the TOTP second factor. Unsafe methods (POST, PATCH) must send the `X-CSRFToken`
 - 已登录但未完成二次验证 / no second factor yet → `401 OTP_REQUIRED`
 - 不是工会干部 / not a cadre → `403 CADRE_REQUIRED`
 - 缺少或错误的 CSRF 令牌 / missing or wrong CSRF token → `403 CSRF_FAILED`
+
+### 活动通行证（快速通道）/ Activity passes (the hot lane)
+
+投票和抢票这两个最热的会员操作另有快速通道：会员页面打开时以登录会话调用
+`POST /api/v1/activities/{id}/pass`（完成全部参加条件检查），得到本人本活动的通行证；此后
+`POST /api/v1/activities/{id}/lane/vote`、`…/lane/rush/grab` 带 `Authorization: Bearer <通行证>`，
+请求、规则和响应与会话路径的 `…/vote`、`…/rush/grab` 相同，不需要 Cookie 和 CSRF 令牌。
+通行证无效、过期或不属于该活动 → `401 PASS_INVALID`，重新获取即可。
+
+The two hottest member actions have a hot lane: the member's page calls `POST
+/api/v1/activities/{id}/pass` with the session (the whole eligibility check) and gets a
+pass for that member and activity; the lane's `…/lane/vote` and `…/lane/rush/grab` take
+it as `Authorization: Bearer <pass>` — same bodies, rules and answers as the session
+path, no cookie, no CSRF token. A bad, expired or foreign pass is `401 PASS_INVALID`.
 
 ## 错误格式 / Errors
 
@@ -164,6 +179,7 @@ api.add_router("/v1/me/coupons", coupons.me_router)
 api.add_router("/v1/merchant", coupons.merchant_router)
 api.add_router("/v1/coupons", coupons.router)
 api.add_router("/v1/activities", activities.router)
+api.add_router("/v1/activities", lane.router)
 # Each activity kind's own router (api.activity_<key>.router), found by convention.
 for _key, _module in plugins.kind_modules("gonghui.api"):
     api.add_router("/v1/activities", _module.router)

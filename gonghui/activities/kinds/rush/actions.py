@@ -47,10 +47,12 @@ from gonghui.activities.kinds.rush import waiting_room
 from gonghui.activities.kinds.rush.models import Grant, GrantStatus, RushItem
 from gonghui.activities.kinds.rush.waiting_room import Admission
 from gonghui.activities.models import Activity, ActivityState
+from gonghui.activities.passes import Pass
 from gonghui.core import audit
 from gonghui.core.errors import Conflict, DomainError, InvalidValue
 from gonghui.coupons import actions as coupon_actions
 from gonghui.coupons.models import Coupon, CouponSource, CouponStatus, CouponTemplate
+from gonghui.members import selectors as member_selectors
 from gonghui.members.models import Member
 
 # Redemption codes: no 0/O, 1/I/L to misread at a gate; 31^10 ≈ 8·10^14 possibilities.
@@ -122,6 +124,19 @@ def attempt(*, activity: Activity, member: Member | None, item_id: int, token: s
     if not admission.admitted:
         return Outcome(admission=admission)
     return Outcome(grant=grab(activity=activity, member=member, item_id=item_id), admission=admission)
+
+
+def attempt_with_pass(*, activity: Activity, granted: Pass, item_id: int, token: str = "") -> Outcome:
+    """``attempt`` on the hot lane (``activities.passes``). Once the stock is gone nearly
+    every request is answered 已抢完 from the pass and the sold-out flag, without a query;
+    a request that may still get a ticket loads the member and goes through ``attempt``
+    with every check of the session path."""
+    answer = eligibility.window(activity)
+    if not answer:
+        raise eligibility.NotEligible(answer.code, answer.reason)
+    if waiting_room.sold_out(activity.pk, item_id):
+        raise sold_out_error() if waiting_room.sold_out(activity.pk) else _item_sold_out_error()
+    return attempt(activity=activity, member=member_selectors.by_id(granted.member_id), item_id=item_id, token=token)
 
 
 def grab(*, activity: Activity, member: Member, item_id: int) -> Grant:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from gonghui.activities import actions as activity_actions
 from gonghui.activities import eligibility
 from gonghui.activities.eligibility import NotEligible
-from gonghui.activities.kinds.vote import selectors
+from gonghui.activities.kinds.vote import groupcommit, selectors
 from gonghui.activities.kinds.vote.kind import VoteRules
 from gonghui.activities.kinds.vote.models import (
     ONCE_DAY,
@@ -35,6 +35,7 @@ from gonghui.activities.kinds.vote.models import (
     StagedBallot,
 )
 from gonghui.activities.models import Activity, ActivityState, ActivityStatus
+from gonghui.activities.passes import Pass
 from gonghui.core import audit, pii
 from gonghui.core.errors import Conflict, InvalidValue
 from gonghui.members.models import Member
@@ -268,7 +269,7 @@ def cast_ballot(
     snap = selectors.snapshot(activity_id)
     if snap is None:
         raise NotEligible("ACTIVITY_NOT_PUBLISHED", "活动不存在或尚未发布。")
-    activity, rules = snap.activity, snap.rules
+    activity = snap.activity
     # eligibility.require without the kind's own check: that one is done below from the
     # same rows the insert needs (one query instead of two on the hot path).
     if member is None:
@@ -276,23 +277,57 @@ def cast_ballot(
     for answer in (eligibility.window(activity), eligibility.in_audience(activity, member)):
         if not answer:
             raise NotEligible(answer.code, answer.reason)
-    ids = _clean_choices(rules, snap.candidate_ids, candidate_ids)
-    if rules.secret:
-        return _cast_secret(activity, member, ids)
-    return _cast_open(activity, rules, member, ids, request_key[:64])
+    return _cast(snap, member.pk, member.org_path, candidate_ids, request_key)
 
 
-def _cast_open(activity: Activity, rules: VoteRules, member: Member, ids: list[int], request_key: str) -> CastResult:
+def cast_with_pass(*, activity_id: int, granted: Pass, candidate_ids: list[int], request_key: str = "") -> CastResult:
+    """``cast_ballot`` on the hot lane: the member and the audience were checked when the
+    pass was issued (``activities.passes``); the window, the choices and the member's own
+    limits are checked here exactly as on the session path."""
+    snap = selectors.snapshot(activity_id)
+    if snap is None:
+        raise NotEligible("ACTIVITY_NOT_PUBLISHED", "活动不存在或尚未发布。")
+    answer = eligibility.window(snap.activity)
+    if not answer:
+        raise NotEligible(answer.code, answer.reason)
+    return _cast(snap, granted.member_id, granted.org_path, candidate_ids, request_key)
+
+
+def _cast(
+    snap: selectors.Snapshot, member_id: int, org_path: str, candidate_ids: list[int], request_key: str
+) -> CastResult:
+    ids = _clean_choices(snap.rules, snap.candidate_ids, candidate_ids)
+    if snap.rules.secret:
+        return _cast_secret(snap.activity, member_id, org_path, ids)
+    return _cast_open(snap.activity, snap.rules, member_id, org_path, ids, request_key[:64])
+
+
+def _cast_open(
+    activity: Activity, rules: VoteRules, member_id: int, org_path: str, ids: list[int], request_key: str
+) -> CastResult:
     allowance = max(rules.daily_allowance, 1)
     day = selectors.ballot_day(rules)
     if request_key:
-        earlier = Ballot.objects.filter(activity=activity, member=member, request_key=request_key).first()
+        earlier = Ballot.objects.filter(activity=activity, member_id=member_id, request_key=request_key).first()
         if earlier is not None:
             return _replay(earlier, rules)
+    elif rules.is_contest and groupcommit.enabled():
+        written = groupcommit.write(
+            activity=activity, allowance=allowance, day=day, member_id=member_id, org_path=org_path, candidate_ids=ids
+        )
+        if written is not None:
+            return CastResult(
+                candidate_ids=ids,
+                ballot_id=written.ballot_id,
+                day=day,
+                seq=written.seq,
+                remaining_today=allowance - written.seq,
+            )
+        # Not written by the batch: a refusal, or a race lost — the path below answers.
     for attempt in (1, 2):
         # The member's choices on this day: how many ballots (each has ≥ 1 choice) and
         # which candidates already had their vote today.
-        rows = _todays_choices(activity.pk, member.pk, day)
+        rows = _todays_choices(activity.pk, member_id, day)
         used = len({b for b, _ in rows})
         if used >= allowance:
             if rules.is_contest:
@@ -308,8 +343,8 @@ def _cast_open(activity: Activity, rules: VoteRules, member: Member, ids: list[i
                 _still_open(activity.pk)
                 # The last line: unique (activity, member, day, seq) — two racing n-th
                 # ballots cannot both commit; the loser retries once with a fresh count.
-                ballot_id = _insert_ballot(activity.pk, member.pk, day, used + 1, request_key, ids)
-                first = activity_actions.record_participation(activity, member) if used == 0 else False
+                ballot_id = _insert_ballot(activity.pk, member_id, day, used + 1, request_key, ids)
+                first = activity_actions.record_participation_of(activity, member_id, org_path) if used == 0 else False
                 if used == 0 and not first and not rules.is_contest:
                     raise NotEligible("ALREADY_VOTED", "您已经投过票了。")
         except IntegrityError:
@@ -343,7 +378,7 @@ def new_receipt() -> str:
     return base64.b32encode(secrets.token_bytes(10)).decode()[:RECEIPT_LENGTH]
 
 
-def _cast_secret(activity: Activity, member: Member, ids: list[int]) -> CastResult:
+def _cast_secret(activity: Activity, member_id: int, org_path: str, ids: list[int]) -> CastResult:
     receipt = new_receipt()
     # Encrypted before the transaction starts: the transaction is two inserts.
     payload = pii.encrypt(json.dumps({"c": ids, "r": receipt}, separators=(",", ":")))
@@ -351,7 +386,7 @@ def _cast_secret(activity: Activity, member: Member, ids: list[int]) -> CastResu
         _still_open(activity.pk)
         # The one-per-member guard: the participation row's unique constraint. Nothing
         # written here names the ballot; nothing in the staged row names the member.
-        if not activity_actions.record_participation(activity, member):
+        if not activity_actions.record_participation_of(activity, member_id, org_path):
             raise NotEligible("ALREADY_VOTED", "您已经投过票了。")
         StagedBallot.objects.create(activity_id=activity.pk, payload=payload)
     _count_staged(activity.pk)
