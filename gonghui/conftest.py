@@ -27,6 +27,8 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser
 
+from gonghui.activities.kinds.rush import waiting_room
+from gonghui.activities.kinds.vote import selectors as vote_selectors
 from gonghui.core import idnumbers
 from gonghui.core.access import RoleKind
 from gonghui.core.models import User
@@ -50,6 +52,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 def _fresh_cache() -> None:
     # Login throttling counts failures in the cache: one test's failures must not lock out the next.
     cache.clear()
+    # The vote's per-process snapshot copies go with the cache (ids are reused on SQLite).
+    vote_selectors.forget_local()
+    waiting_room.forget_local()
 
 
 @pytest.fixture(scope="session")

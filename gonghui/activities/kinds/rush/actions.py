@@ -118,24 +118,26 @@ def attempt(*, activity: Activity, member: Member | None, item_id: int, token: s
                 raise eligibility.NotEligible(answer.code, answer.reason)
     else:
         member = eligibility.require(activity, member)
-    if waiting_room.sold_out(activity.pk, item_id):
-        raise sold_out_error() if waiting_room.sold_out(activity.pk) else _item_sold_out_error()
+    refuse_if_sold_out(activity.pk, item_id)
     admission = waiting_room.arrive(activity, member.pk, token)
     if not admission.admitted:
         return Outcome(admission=admission)
     return Outcome(grant=grab(activity=activity, member=member, item_id=item_id), admission=admission)
 
 
+def refuse_if_sold_out(activity_id: int, item_id: int) -> None:
+    """``SoldOut`` when the cache flags the activity or the item sold out (a hint: the grab
+    itself cannot oversell; a missing flag only costs the database a refusal)."""
+    if waiting_room.sold_out(activity_id, item_id):
+        raise sold_out_error() if waiting_room.sold_out(activity_id) else _item_sold_out_error()
+
+
 def attempt_with_pass(*, activity: Activity, granted: Pass, item_id: int, token: str = "") -> Outcome:
-    """``attempt`` on the hot lane (``activities.passes``). Once the stock is gone nearly
-    every request is answered 已抢完 from the pass and the sold-out flag, without a query;
-    a request that may still get a ticket loads the member and goes through ``attempt``
-    with every check of the session path."""
-    answer = eligibility.window(activity)
-    if not answer:
-        raise eligibility.NotEligible(answer.code, answer.reason)
-    if waiting_room.sold_out(activity.pk, item_id):
-        raise sold_out_error() if waiting_room.sold_out(activity.pk) else _item_sold_out_error()
+    """``attempt`` on the hot lane (``activities.passes``): the member loaded by the pass's
+    id, then every check of the session path. The lane answers 已抢完 before this, from the
+    pass and ``refuse_if_sold_out`` alone — what nearly the whole crowd gets once the stock
+    is gone costs no query."""
+    refuse_if_sold_out(activity.pk, item_id)
     return attempt(activity=activity, member=member_selectors.by_id(granted.member_id), item_id=item_id, token=token)
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -160,14 +161,29 @@ def arrive(activity: Activity, member_id: int, token: str = "", now: datetime | 
     return standing(activity, member_id, ticket, now)
 
 
+# A web process remembers a sold-out answer for this long: once the stock is gone, the
+# crowd's requests are answered without a round trip to the cache. A hint like the flag
+# itself — a unit a cancellation returns is offered again at most this much later.
+LOCAL_SOLD_OUT_SECONDS = 1.0
+_local_sold_out: dict[tuple[int, int | None], float] = {}
+
+
 def sold_out(activity_id: int, item_id: int | None = None) -> bool:
     """Whether the cache says the activity (or one item) is sold out; False when unsure."""
+    now = time.monotonic()
+    for local in ((activity_id, None), (activity_id, item_id)):
+        if _local_sold_out.get(local, 0.0) > now:
+            return True
     keys = [sold_out_key(activity_id)] + ([sold_out_key(activity_id, item_id)] if item_id is not None else [])
     try:
-        return bool(cache.get_many(keys))
+        found = cache.get_many(keys)
     except Exception:
         logger.warning("rush waiting room: cache unavailable for the sold-out flag", exc_info=True)
         return False
+    if found:
+        which = (activity_id, None) if sold_out_key(activity_id) in found else (activity_id, item_id)
+        _local_sold_out[which] = now + LOCAL_SOLD_OUT_SECONDS
+    return bool(found)
 
 
 def mark_sold_out(activity_id: int, item_id: int, *, everything: bool) -> None:
@@ -180,8 +196,16 @@ def mark_sold_out(activity_id: int, item_id: int, *, everything: bool) -> None:
         logger.warning("rush waiting room: could not set the sold-out flag", exc_info=True)
 
 
+def forget_local(activity_id: int | None = None) -> None:
+    """Drop this process's remembered sold-out answers (of one activity, or all)."""
+    for key in list(_local_sold_out):
+        if activity_id is None or key[0] == activity_id:
+            _local_sold_out.pop(key, None)
+
+
 def clear_sold_out(activity_id: int, item_id: int) -> None:
     """Stock came back (a cancellation): offer it again."""
+    forget_local(activity_id)
     try:
         cache.delete_many([sold_out_key(activity_id), sold_out_key(activity_id, item_id)])
     except Exception:

@@ -51,6 +51,7 @@ _random = secrets.SystemRandom()
 
 def forget_cached(activity_id: int) -> None:
     cache.delete_many([selectors.snapshot_key(activity_id), selectors.tally_key(activity_id)])
+    selectors.forget_local(activity_id)
 
 
 def _editable(activity: Activity) -> Activity:
