@@ -36,7 +36,7 @@ from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from ninja import Field, Router, Schema, Status
 from ninja.security import HttpBearer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from gonghui.activities import passes
 from gonghui.activities import selectors as activity_selectors
@@ -46,7 +46,7 @@ from gonghui.api import activity_common
 from gonghui.api.activity_rush import GrabIn, GrabOut, grab_answer
 from gonghui.api.activity_vote import CastIn, CastOut, cast_answer, idempotency_key
 from gonghui.api.auth import AccountSessionAuth, caller_member
-from gonghui.api.errors import STATUS_CODES, error_body, responses
+from gonghui.api.errors import STATUS_CODES, ApiError, error_body, responses
 from gonghui.core.errors import DomainError
 
 logger = logging.getLogger("gonghui.api")
@@ -55,6 +55,7 @@ router = Router(tags=["活动-快速通道 hot lane"])
 member_auth = AccountSessionAuth()
 LANE_KINDS = ("vote", "rush")
 MAX_BODY = 16 * 1024
+NO_CREDENTIAL_MESSAGE = "请先获取活动通行证（POST /api/v1/activities/{id}/pass）。"
 
 
 class PassOut(Schema):
@@ -71,8 +72,20 @@ class PassAuth(HttpBearer):
         "活动通行证（POST /api/v1/activities/{id}/pass 获取）/ an activity pass from POST /api/v1/activities/{id}/pass"
     )
 
+    def __call__(self, request: HttpRequest) -> str:
+        # Answered as ``HotLane`` answers, in its order, before the body is read: no bearer
+        # pass is 401 PASS_INVALID (not the session's AUTH_REQUIRED), a body that is not
+        # JSON 415.
+        token = super().__call__(request)
+        if not token:
+            raise passes.PassInvalid(message=NO_CREDENTIAL_MESSAGE)
+        if not request.META.get("CONTENT_TYPE", "").startswith("application/json"):
+            code, message = STATUS_CODES[415]
+            raise ApiError(415, code, message)
+        return str(token)
+
     def authenticate(self, request: HttpRequest, token: str) -> str:
-        return token
+        return token.strip()
 
 
 pass_auth = PassAuth()
@@ -109,6 +122,8 @@ def vote(activity_id: int, token: str, body: CastIn, key: str) -> tuple[int, Any
 
 def grab(activity_id: int, token: str, body: GrabIn, key: str) -> tuple[int, Any]:
     granted = passes.verify(token, activity_id)
+    # Once the stock is gone, the crowd is answered here: from the pass and the flag alone.
+    rush_actions.refuse_if_sold_out(activity_id, body.item_id)
     activity = activity_selectors.get_public(activity_id)
     if activity is None or activity.kind != "rush":
         raise activity_common.not_found()
@@ -120,7 +135,7 @@ def grab(activity_id: int, token: str, body: GrabIn, key: str) -> tuple[int, Any
 @router.post(
     "/{activity_id}/lane/vote",
     auth=pass_auth,
-    response={200: CastOut, 201: CastOut, **responses(404, 409)},
+    response={200: CastOut, 201: CastOut, **responses(400, 404, 409, 415)},
     operation_id="cast_vote_lane",
     summary="投票（快速通道，凭活动通行证）",
 )
@@ -134,7 +149,7 @@ def lane_vote(request: HttpRequest, activity_id: int, body: CastIn) -> Status[An
 @router.post(
     "/{activity_id}/lane/rush/grab",
     auth=pass_auth,
-    response={200: GrabOut, 202: GrabOut, **responses(400, 404, 409)},
+    response={200: GrabOut, 202: GrabOut, **responses(400, 404, 409, 415)},
     operation_id="grab_rush_ticket_lane",
     summary="抢票（快速通道，凭活动通行证）",
 )
@@ -147,9 +162,10 @@ def lane_grab(request: HttpRequest, activity_id: int, body: GrabIn) -> Status[An
 # --- HotLane: the same two endpoints in front of Django -----------------------------------
 
 _ROUTE = re.compile(r"/api/v1/activities/([1-9][0-9]{0,17})/lane/(vote|rush/grab)")
-_ACTIONS: dict[str, tuple[type[Schema], Callable[[int, str, Any, str], tuple[int, Any]]]] = {
-    "vote": (CastIn, vote),
-    "rush/grab": (GrabIn, grab),
+# The body as Ninja validates it: the endpoint's parameter ``body`` (so the same ``loc``).
+_ACTIONS: dict[str, tuple[type[BaseModel], Callable[[int, str, Any, str], tuple[int, Any]]]] = {
+    "vote": (create_model("LaneVoteBody", body=(CastIn, ...)), vote),
+    "rush/grab": (create_model("LaneGrabBody", body=(GrabIn, ...)), grab),
 }
 _REASONS = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
@@ -195,12 +211,15 @@ def _serve(activity_id: int, action: str, environ: dict[str, Any]) -> tuple[int,
     """Status and JSON body of one lane request, with the API's error shape throughout."""
     host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
     domain, _port = split_domain_port(host)
-    allowed = settings.ALLOWED_HOSTS if not settings.DEBUG or settings.ALLOWED_HOSTS else ["localhost", "127.0.0.1"]
+    # Django's rule (HttpRequest.get_host): with DEBUG and no ALLOWED_HOSTS, local names.
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
     if not domain or not validate_host(domain, allowed):
         return _error(400, "BAD_HOST", "请求的主机名不在允许范围内")
     scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return _error(401, "PASS_INVALID", "请先获取活动通行证（POST /api/v1/activities/{id}/pass）。")
+        return _error(401, "PASS_INVALID", NO_CREDENTIAL_MESSAGE)
     if not environ.get("CONTENT_TYPE", "").startswith("application/json"):
         return _error(415)
     try:
@@ -210,12 +229,18 @@ def _serve(activity_id: int, action: str, environ: dict[str, Any]) -> tuple[int,
     if length > MAX_BODY:
         return _error(413)
     raw = environ["wsgi.input"].read(length) if length > 0 else b""
-    schema, run = _ACTIONS[action]
-    try:
-        body = schema.model_validate_json(raw)
-    except ValidationError as exc:
-        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+    params, run = _ACTIONS[action]
+    # As Ninja reads a body: JSON (anything unreadable is MALFORMED_BODY), none at all is
+    # a missing one (422), errors located under "body" and the parameter's name.
+    data: dict[str, Any] = {}
+    if raw:
+        try:
+            data["body"] = json.loads(raw)
+        except (ValueError, RecursionError):
             return _error(400, "MALFORMED_BODY", "请求体不是有效的 JSON")
+    try:
+        body = params.model_validate(data).body  # type: ignore[attr-defined]
+    except ValidationError as exc:
         details = [
             {"loc": ["body", *err.get("loc", ())], "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
             for err in exc.errors()

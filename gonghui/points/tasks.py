@@ -19,9 +19,10 @@ def award_task(member_id: int, kind: str, object_id: str) -> int:
 
 @task()
 def award_many_task(member_ids: list[int], kind: str, object_id: str) -> int:
-    """Pay the same event to many members (a batch of first ballots); the points paid in
-    all. Each award is its own idempotent transaction, so a retried task pays only those
-    a failed run did not reach."""
+    """Pay the same event to many members (a batch of first ballots); the sum of their
+    awards (as ``award_task``, an award already paid counts again on a re-run). Each award
+    is its own idempotent transaction, so a retried task pays only those a failed run did
+    not reach."""
     paid = 0
     for member in Member.objects.filter(pk__in=member_ids).order_by("pk").iterator(chunk_size=500):
         paid += rules.award(member, kind, object_id).points
