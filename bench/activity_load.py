@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from httpload import REDIS_URL, add_rig_arguments, rig
+from httpload import REDIS_URL, add_rig_arguments, floor, rig
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/gonghui_bench_activity"
 
@@ -229,6 +229,15 @@ def main() -> int:
             )
             report["rush"] = result
             print(f"  rush: {result['requests_per_s']:,} req/s, checks {result['checks']}", file=sys.stderr)
+        # The floor again, at the end: this machine's /healthz rate drifts within a run.
+        after = floor(bench.server, args.floor_seconds, args.connections, args.wrk_threads, bench.scratch)
+        report["floor_after"] = after
+        print(f"  floor /healthz again: {after['requests_per_s']:,} req/s", file=sys.stderr)
+        for name in ("vote", "rush"):
+            if name in report and after["requests_per_s"]:
+                report[name]["ratio_to_floor_after"] = round(
+                    report[name]["requests_per_s"] / after["requests_per_s"], 2
+                )
     return 0
 
 
