@@ -320,6 +320,9 @@ if ACTIVITY_PASS_SECONDS < 60:
 # process are written by one statement in one transaction (at most this many at a time).
 VOTE_GROUP_COMMIT = env_bool("VOTE_GROUP_COMMIT", True)
 VOTE_GROUP_COMMIT_MAX = env_int("VOTE_GROUP_COMMIT_MAX", 64)
+# The batch statement as a prepared statement with a generic plan (set false behind a
+# pooler in transaction mode that does not keep prepared statements: PgBouncer < 1.21).
+VOTE_GROUP_COMMIT_PREPARE = env_bool("VOTE_GROUP_COMMIT_PREPARE", True)
 if VOTE_GROUP_COMMIT_MAX < 1:
     raise ImproperlyConfigured("VOTE_GROUP_COMMIT_MAX must be at least 1")
 

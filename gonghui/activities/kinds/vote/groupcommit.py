@@ -268,7 +268,7 @@ def _generic_plans() -> None:
     undone by its rollback): plan prepared statements generically."""
     connection.ensure_connection()
     raw = connection.connection
-    if not getattr(raw, "_gonghui_generic_plans", False):
+    if settings.VOTE_GROUP_COMMIT_PREPARE and not getattr(raw, "_gonghui_generic_plans", False):
         with raw.cursor() as cursor:
             cursor.execute("SET plan_cache_mode TO force_generic_plan")
         raw._gonghui_generic_plans = True  # type: ignore[union-attr]
@@ -286,6 +286,10 @@ def _run(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """
     import psycopg
 
+    if not settings.VOTE_GROUP_COMMIT_PREPARE:
+        with connection.cursor() as plain:
+            plain.execute(sql, params)
+            return list(plain.fetchall())
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchall()

@@ -125,9 +125,12 @@ def assert_the_rules_held(activity: Activity, members: list[Member], allowance: 
 
 @pytest.mark.postgres_only
 @on_postgres_only
-def test_racing_threads_keep_every_rule(tree: Tree, batches: Batches) -> None:
+@pytest.mark.parametrize("prepare", [True, False], ids=["prepared", "plain-cursor"])
+def test_racing_threads_keep_every_rule(tree: Tree, batches: Batches, prepare: bool, settings: Any) -> None:
     """16 threads, two for each of 8 members, three ballots each, at once: 6 attempts and 5
-    distinct candidates per member against an allowance of 4."""
+    distinct candidates per member against an allowance of 4 (the batch statement run as a
+    prepared statement, and on Django's cursor as behind an old pooler)."""
+    settings.VOTE_GROUP_COMMIT_PREPARE = prepare
     allowance = 4
     vote = make_vote(tree.tianhe, candidates=6, daily_allowance=allowance)
     ids = candidate_ids(vote)
