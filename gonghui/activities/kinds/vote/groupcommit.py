@@ -52,11 +52,14 @@ from django.utils import timezone
 from gonghui.activities import actions as activity_actions
 from gonghui.activities.kinds.vote.models import Ballot, BallotChoice
 from gonghui.activities.models import Activity, ActivityStatus, Participation
+from gonghui.core.errors import Conflict
 
 logger = logging.getLogger(__name__)
 
 # The writer closes its database connection after this long without a ballot.
 IDLE_SECONDS = 5.0
+# A request thread gives up waiting for its batch after this long (``VOTE_BUSY``).
+WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -89,7 +92,11 @@ def write(
     """Write this ballot with whatever else is waiting; ``None``: cast it one at a time."""
     pending = _Pending(activity, allowance, day, member_id, org_path, candidate_ids)
     _writer().submit(pending)
-    pending.done.wait()
+    if not pending.done.wait(WAIT_SECONDS):
+        # Never seen; a writer stuck on the database. The ballot may still be written:
+        # the voter is told to retry, and the allowance holds either way.
+        logger.error("vote group commit: no answer from the writer in %s s", WAIT_SECONDS)
+        raise Conflict("VOTE_BUSY", "投票人数较多，请稍后重试。")
     return pending.written
 
 
@@ -117,10 +124,10 @@ class _Writer:
                 try:
                     first = self.queue.get(timeout=IDLE_SECONDS)
                 except queue.Empty:
-                    connection.close()
+                    _close_quietly()
                     continue
             if first is None:
-                connection.close()
+                _close_quietly()
                 for pending in held:
                     pending.done.set()
                 return
@@ -129,7 +136,7 @@ class _Writer:
                 self._write(batch)
             except Exception:  # every ballot goes back to its thread, the writer lives on
                 logger.exception("vote group commit: batch of %d failed, cast one at a time", len(batch))
-                close_old_connections()
+                _close_quietly()
             for pending in batch:
                 pending.done.set()
             if stopping:
@@ -174,6 +181,15 @@ class _Writer:
             for pending in batch:  # rolled back: nothing of the batch was written
                 pending.written = None
             raise
+
+
+def _close_quietly() -> None:
+    """Close the writer's connection (idle, or after a failed batch); never raises."""
+    try:
+        close_old_connections()
+        connection.close()
+    except Exception:
+        logger.warning("vote group commit: closing the connection failed", exc_info=True)
 
 
 def _table(model: type) -> str:
@@ -303,7 +319,7 @@ def _writer() -> _Writer:
     """This process's writer (a forked worker starts its own)."""
     global _current
     with _lock:
-        if _current is None or _current[0] != os.getpid():
+        if _current is None or _current[0] != os.getpid() or not _current[1].thread.is_alive():
             _current = (os.getpid(), _Writer())
         return _current[1]
 

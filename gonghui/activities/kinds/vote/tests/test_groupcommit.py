@@ -486,3 +486,51 @@ def test_only_unkeyed_open_contest_ballots_go_to_the_writer(tree: Tree, batches:
         assert write.call_count == 1
     assert (keyed.seq, plain.seq) == (1, 2)
     assert batches.groups == [[(member.pk, True)]]
+
+
+# --- the writer itself (no database: its batch write is replaced) ------------------------------
+
+
+def _pending_args() -> dict[str, Any]:
+    return {
+        "activity": Activity(pk=1),
+        "allowance": 4,
+        "day": selectors.today(),
+        "member_id": 7,
+        "org_path": "0001",
+        "candidate_ids": [1],
+    }
+
+
+def test_a_thread_waits_no_longer_than_the_limit_and_is_told_to_retry() -> None:
+    release = threading.Event()
+
+    def stuck(self: Any, batch: list[Any]) -> None:
+        release.wait(10)
+
+    try:
+        with patch.object(groupcommit._Writer, "_write", stuck), patch.object(groupcommit, "WAIT_SECONDS", 0.2):
+            with pytest.raises(DomainError) as refused:
+                groupcommit.write(**_pending_args())
+            assert refused.value.code == "VOTE_BUSY"
+            release.set()
+    finally:
+        release.set()
+        groupcommit.shutdown()
+
+
+def test_a_writer_thread_that_died_is_replaced() -> None:
+    def written(self: Any, batch: list[Any]) -> None:
+        for pending in batch:
+            pending.written = groupcommit.Written(ballot_id=99, seq=1)
+
+    try:
+        with patch.object(groupcommit._Writer, "_write", written):
+            assert groupcommit.write(**_pending_args()) == groupcommit.Written(99, 1)
+            dead = groupcommit._writer()
+            dead.stop()  # the thread ends, the module still holds it
+            assert not dead.thread.is_alive()
+            assert groupcommit.write(**_pending_args()) == groupcommit.Written(99, 1)
+            assert groupcommit._writer() is not dead
+    finally:
+        groupcommit.shutdown()
