@@ -140,6 +140,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "gonghui.urls"
 WSGI_APPLICATION = "gonghui.wsgi.application"
+# Wrapped around Django's handler by gonghui.wsgi, outermost first: the hot lane answers
+# the vote's and the rush's lane endpoints before Django (docs/ACTIVITIES.md).
+WSGI_FRONTS = ["gonghui.api.lane.HotLane"]
 ASGI_APPLICATION = "gonghui.asgi.application"
 
 TEMPLATES = [

@@ -1,11 +1,13 @@
 import os
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
+from django.utils.module_loading import import_string
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gonghui.settings")
-django_application = get_wsgi_application()
+application = get_wsgi_application()
 
-# The hot lane's two endpoints are answered in front of Django (gonghui/api/lane.py).
-from gonghui.api.lane import HotLane  # noqa: E402 - needs the settings and apps loaded above
-
-application = HotLane(django_application)
+# WSGI applications in front of Django, named in settings as MIDDLEWARE names its classes
+# (the hot lane answers its two endpoints there: docs/ACTIVITIES.md "The hot lane").
+for _front in reversed(settings.WSGI_FRONTS):
+    application = import_string(_front)(application)
