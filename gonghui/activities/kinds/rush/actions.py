@@ -137,7 +137,6 @@ def attempt_with_pass(*, activity: Activity, granted: Pass, item_id: int, token:
     id, then every check of the session path. The lane answers 已抢完 before this, from the
     pass and ``refuse_if_sold_out`` alone — what nearly the whole crowd gets once the stock
     is gone costs no query."""
-    refuse_if_sold_out(activity.pk, item_id)
     return attempt(activity=activity, member=member_selectors.by_id(granted.member_id), item_id=item_id, token=token)
 
 
